@@ -1,0 +1,227 @@
+package tlslayer
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/youmark/pkcs8"
+)
+
+// ErrWrongPassphrase is wrapped by errors from key and PKCS#12 loaders when
+// the passphrase does not decrypt the data.
+var ErrWrongPassphrase = errors.New("wrong passphrase")
+
+// ErrKeyMismatch is wrapped by NewSecureContext when a private key matches
+// none of the certificate chains, or a chain matches none of the keys.
+var ErrKeyMismatch = errors.New("key does not match certificate")
+
+// LoadPEMFile reads a PEM file for one of the []byte fields of
+// ContextOptions. It exists so that errors name the file; the bytes are
+// returned as they are.
+func LoadPEMFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tlslayer: read %s: %w", path, err)
+	}
+	if !bytes.Contains(b, []byte("-----BEGIN ")) {
+		return nil, fmt.Errorf("tlslayer: %s: no PEM block found", path)
+	}
+	return b, nil
+}
+
+// ParseCertificatesPEM decodes every CERTIFICATE block in data, in order.
+// what names the input in errors (for example "cert[1]" or a file name).
+// Blocks of any other type, undecodable certificates and input without a
+// single certificate are errors.
+func ParseCertificatesPEM(data []byte, what string) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	rest := data
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		switch block.Type {
+		case "CERTIFICATE", "TRUSTED CERTIFICATE":
+		default:
+			return nil, fmt.Errorf("tlslayer: %s: PEM block %d is %q, "+
+				"want CERTIFICATE", what, n, block.Type)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("tlslayer: %s: PEM block %d: %w", what, n, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("tlslayer: %s: no PEM CERTIFICATE block found", what)
+	}
+	if len(bytes.TrimSpace(rest)) != 0 && bytes.Contains(rest, []byte("-----BEGIN")) {
+		return nil, fmt.Errorf("tlslayer: %s: malformed PEM after block %d",
+			what, len(certs))
+	}
+	return certs, nil
+}
+
+// ParsePrivateKeyPEM decodes the first private key in data: PKCS#1
+// ("RSA PRIVATE KEY"), SEC 1 ("EC PRIVATE KEY"), PKCS#8 ("PRIVATE KEY"),
+// encrypted PKCS#8 ("ENCRYPTED PRIVATE KEY") and legacy OpenSSL PEM
+// encryption (Proc-Type: 4,ENCRYPTED). passphrase decrypts encrypted keys;
+// what names the input in errors. A wrong passphrase wraps
+// ErrWrongPassphrase.
+func ParsePrivateKeyPEM(data []byte, passphrase []byte, what string) (crypto.Signer, error) {
+	rest := data
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			if n == 1 {
+				return nil, fmt.Errorf("tlslayer: %s: no PEM block found", what)
+			}
+			return nil, fmt.Errorf("tlslayer: %s: no PEM private key block found", what)
+		}
+		switch block.Type {
+		case "EC PARAMETERS":
+			continue
+		case "CERTIFICATE":
+			continue
+		}
+		k, err := decodeKeyBlock(block, passphrase)
+		if err != nil {
+			return nil, fmt.Errorf("tlslayer: %s: PEM block %d (%s): %w",
+				what, n, block.Type, err)
+		}
+		return k, nil
+	}
+}
+
+func decodeKeyBlock(block *pem.Block, passphrase []byte) (crypto.Signer, error) {
+	der := block.Bytes
+
+	//lint:ignore SA1019 legacy PEM encryption is what Node and OpenSSL accept.
+	if x509.IsEncryptedPEMBlock(block) { //nolint:staticcheck
+		if len(passphrase) == 0 {
+			return nil, errors.New("key is encrypted and no passphrase was given")
+		}
+		var err error
+		der, err = x509.DecryptPEMBlock(block, passphrase) //nolint:staticcheck
+		if err != nil {
+			if errors.Is(err, x509.IncorrectPasswordError) {
+				return nil, ErrWrongPassphrase
+			}
+			return nil, err
+		}
+	}
+
+	var key any
+	var err error
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(der)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(der)
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(der)
+	case "ENCRYPTED PRIVATE KEY":
+		if len(passphrase) == 0 {
+			return nil, errors.New("key is encrypted and no passphrase was given")
+		}
+		key, err = pkcs8.ParsePKCS8PrivateKey(der, passphrase)
+		if err != nil && err.Error() == "pkcs8: incorrect password" {
+			return nil, ErrWrongPassphrase
+		}
+	default:
+		return nil, fmt.Errorf("unsupported PEM type %q, want a private key", block.Type)
+	}
+	if err != nil {
+		if block.Headers["Proc-Type"] != "" {
+			// A wrong passphrase often shows only as garbage after decryption.
+			return nil, fmt.Errorf("%w (%v)", ErrWrongPassphrase, err)
+		}
+		return nil, err
+	}
+	s, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("unsupported private key type %T", key)
+	}
+	switch s.(type) {
+	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
+	default:
+		return nil, fmt.Errorf("unsupported private key type %T", key)
+	}
+	return s, nil
+}
+
+// keyMatches reports whether priv is the private half of pub.
+func keyMatches(priv crypto.Signer, pub crypto.PublicKey) bool {
+	eq, ok := priv.Public().(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(pub)
+}
+
+// buildCertificates pairs each key with the chain whose leaf it signs for.
+// Chains and keys may come in any order; every key and every chain must find
+// its partner.
+func buildCertificates(chains [][]*x509.Certificate, keys []crypto.Signer,
+) ([]tls.Certificate, error) {
+	used := make([]bool, len(chains))
+	out := make([]tls.Certificate, 0, len(keys))
+	for ki, k := range keys {
+		found := -1
+		for ci, ch := range chains {
+			if !used[ci] && keyMatches(k, ch[0].PublicKey) {
+				found = ci
+				break
+			}
+		}
+		if found < 0 {
+			return nil, fmt.Errorf("tlslayer: key[%d] (%s): %w in cert (none of %d chains)",
+				ki, keyType(k), ErrKeyMismatch, len(chains))
+		}
+		used[found] = true
+		ch := chains[found]
+		c := tls.Certificate{PrivateKey: k, Leaf: ch[0]}
+		for _, x := range ch {
+			c.Certificate = append(c.Certificate, x.Raw)
+		}
+		out = append(out, c)
+	}
+	for ci, u := range used {
+		if !u {
+			return nil, fmt.Errorf("tlslayer: cert[%d] (%s): no matching key: %w",
+				ci, describeCert(chains[ci][0]), ErrKeyMismatch)
+		}
+	}
+	return out, nil
+}
+
+func keyType(k crypto.Signer) string {
+	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		return fmt.Sprintf("RSA %d", k.N.BitLen())
+	case *ecdsa.PrivateKey:
+		return "ECDSA " + k.Curve.Params().Name
+	case ed25519.PrivateKey:
+		return "Ed25519"
+	}
+	return fmt.Sprintf("%T", k)
+}
+
+func describeCert(c *x509.Certificate) string {
+	if c.Subject.CommonName != "" {
+		return "CN=" + c.Subject.CommonName
+	}
+	if len(c.DNSNames) > 0 {
+		return "DNS:" + c.DNSNames[0]
+	}
+	return "serial " + c.SerialNumber.String()
+}
