@@ -187,3 +187,21 @@ func TestSilentClientIsDropped(t *testing.T) {
 	}
 	srv.waitLog(t, `msg="tls client error"`, "timed out")
 }
+
+// TestServeWithoutTUNDriver hides /dev/net/tun in a private mount
+// namespace: serve must say that the device node is missing.
+func TestServeWithoutTUNDriver(t *testing.T) {
+	requireNetns(t)
+	requireCommands(t, "unshare")
+	bin := tlsstackBinary(t)
+	cmd := exec.Command("unshare", "--mount", "--net", "sh", "-c",
+		`mount -t tmpfs none /dev/net && exec "$0" serve --tun tlsnd0`, bin)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1; output: %s", err, out)
+	}
+	if !strings.Contains(string(out), "/dev/net/tun") || !strings.Contains(string(out), "tlsnd0") {
+		t.Errorf("output %q should name /dev/net/tun and the device", out)
+	}
+}
