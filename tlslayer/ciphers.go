@@ -39,8 +39,6 @@ const (
 	encAES128GCM
 	encAES256GCM
 	encCHACHA20
-	enc3DES
-	encRC4
 )
 
 const (
@@ -50,12 +48,9 @@ const (
 	macAEAD
 )
 
-// Strength classes as OpenSSL assigns them.
-const (
-	levelLow = 1 << iota
-	levelMedium
-	levelHigh
-)
+// levelHigh is OpenSSL's HIGH strength class, the only one left among
+// the suites crypto/tls and OpenSSL 3 share.
+const levelHigh = 1
 
 // suite is one cipher suite that crypto/tls implements, with the
 // attributes the OpenSSL cipher-string language selects on.
@@ -71,66 +66,64 @@ type suite struct {
 	tls12    bool // needs TLS 1.2 (SHA-2 MAC or AEAD)
 }
 
-// suites lists, in ascending id order, every suite crypto/tls implements.
+// suites lists every TLS 1.2 suite crypto/tls implements and OpenSSL 3
+// still offers, in OpenSSL's default preference order (the order
+// `openssl ciphers ALL` prints them), followed by the TLS 1.3 suites. The
+// cipher-string parser starts from this order. RC4 and 3DES suites are left
+// out: OpenSSL 3, and so Node.js, no longer offers them.
 var suites = []suite{
-	{0x0005, "RC4-SHA", "TLS_RSA_WITH_RC4_128_SHA", "SSLv3",
-		kxRSA, auRSA, encRC4, macSHA1, 128, levelLow, false},
-	{0x000a, "DES-CBC3-SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "SSLv3",
-		kxRSA, auRSA, enc3DES, macSHA1, 112, levelMedium, false},
-	{0x002f, "AES128-SHA", "TLS_RSA_WITH_AES_128_CBC_SHA", "SSLv3",
-		kxRSA, auRSA, encAES128, macSHA1, 128, levelHigh, false},
-	{0x0035, "AES256-SHA", "TLS_RSA_WITH_AES_256_CBC_SHA", "SSLv3",
-		kxRSA, auRSA, encAES256, macSHA1, 256, levelHigh, false},
-	{0x003c, "AES128-SHA256", "TLS_RSA_WITH_AES_128_CBC_SHA256", "TLSv1.2",
-		kxRSA, auRSA, encAES128, macSHA256, 128, levelHigh, true},
-	{0x009c, "AES128-GCM-SHA256", "TLS_RSA_WITH_AES_128_GCM_SHA256", "TLSv1.2",
-		kxRSA, auRSA, encAES128GCM, macAEAD, 128, levelHigh, true},
-	{0x009d, "AES256-GCM-SHA384", "TLS_RSA_WITH_AES_256_GCM_SHA384", "TLSv1.2",
-		kxRSA, auRSA, encAES256GCM, macAEAD, 256, levelHigh, true},
-	{0x1301, "TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", "TLSv1.3",
-		kxAny, auAny, encAES128GCM, macAEAD, 128, levelHigh, true},
-	{0x1302, "TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384", "TLSv1.3",
-		kxAny, auAny, encAES256GCM, macAEAD, 256, levelHigh, true},
-	{0x1303, "TLS_CHACHA20_POLY1305_SHA256", "TLS_CHACHA20_POLY1305_SHA256", "TLSv1.3",
-		kxAny, auAny, encCHACHA20, macAEAD, 256, levelHigh, true},
-	{0xc007, "ECDHE-ECDSA-RC4-SHA", "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", "TLSv1.0",
-		kxECDHE, auECDSA, encRC4, macSHA1, 128, levelLow, false},
-	{0xc009, "ECDHE-ECDSA-AES128-SHA", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "TLSv1.0",
-		kxECDHE, auECDSA, encAES128, macSHA1, 128, levelHigh, false},
-	{0xc00a, "ECDHE-ECDSA-AES256-SHA", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "TLSv1.0",
-		kxECDHE, auECDSA, encAES256, macSHA1, 256, levelHigh, false},
-	{0xc011, "ECDHE-RSA-RC4-SHA", "TLS_ECDHE_RSA_WITH_RC4_128_SHA", "TLSv1.0",
-		kxECDHE, auRSA, encRC4, macSHA1, 128, levelLow, false},
-	{0xc012, "ECDHE-RSA-DES-CBC3-SHA", "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", "TLSv1.0",
-		kxECDHE, auRSA, enc3DES, macSHA1, 112, levelMedium, false},
-	{0xc013, "ECDHE-RSA-AES128-SHA", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLSv1.0",
-		kxECDHE, auRSA, encAES128, macSHA1, 128, levelHigh, false},
-	{0xc014, "ECDHE-RSA-AES256-SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "TLSv1.0",
-		kxECDHE, auRSA, encAES256, macSHA1, 256, levelHigh, false},
+	{0xc02c, "ECDHE-ECDSA-AES256-GCM-SHA384",
+		"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLSv1.2",
+		kxECDHE, auECDSA, encAES256GCM, macAEAD, 256, levelHigh, true},
+	{0xc030, "ECDHE-RSA-AES256-GCM-SHA384",
+		"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLSv1.2",
+		kxECDHE, auRSA, encAES256GCM, macAEAD, 256, levelHigh, true},
+	{0xcca9, "ECDHE-ECDSA-CHACHA20-POLY1305",
+		"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLSv1.2",
+		kxECDHE, auECDSA, encCHACHA20, macAEAD, 256, levelHigh, true},
+	{0xcca8, "ECDHE-RSA-CHACHA20-POLY1305",
+		"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "TLSv1.2",
+		kxECDHE, auRSA, encCHACHA20, macAEAD, 256, levelHigh, true},
+	{0xc02b, "ECDHE-ECDSA-AES128-GCM-SHA256",
+		"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLSv1.2",
+		kxECDHE, auECDSA, encAES128GCM, macAEAD, 128, levelHigh, true},
+	{0xc02f, "ECDHE-RSA-AES128-GCM-SHA256",
+		"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLSv1.2",
+		kxECDHE, auRSA, encAES128GCM, macAEAD, 128, levelHigh, true},
 	{0xc023, "ECDHE-ECDSA-AES128-SHA256",
 		"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", "TLSv1.2",
 		kxECDHE, auECDSA, encAES128, macSHA256, 128, levelHigh, true},
 	{0xc027, "ECDHE-RSA-AES128-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "TLSv1.2",
 		kxECDHE, auRSA, encAES128, macSHA256, 128, levelHigh, true},
-	{0xc02b, "ECDHE-ECDSA-AES128-GCM-SHA256",
-		"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLSv1.2",
-		kxECDHE, auECDSA, encAES128GCM, macAEAD, 128, levelHigh, true},
-	{0xc02c, "ECDHE-ECDSA-AES256-GCM-SHA384",
-		"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLSv1.2",
-		kxECDHE, auECDSA, encAES256GCM, macAEAD, 256, levelHigh, true},
-	{0xc02f, "ECDHE-RSA-AES128-GCM-SHA256",
-		"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLSv1.2",
-		kxECDHE, auRSA, encAES128GCM, macAEAD, 128, levelHigh, true},
-	{0xc030, "ECDHE-RSA-AES256-GCM-SHA384",
-		"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLSv1.2",
-		kxECDHE, auRSA, encAES256GCM, macAEAD, 256, levelHigh, true},
-	{0xcca8, "ECDHE-RSA-CHACHA20-POLY1305",
-		"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "TLSv1.2",
-		kxECDHE, auRSA, encCHACHA20, macAEAD, 256, levelHigh, true},
-	{0xcca9, "ECDHE-ECDSA-CHACHA20-POLY1305",
-		"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLSv1.2",
-		kxECDHE, auECDSA, encCHACHA20, macAEAD, 256, levelHigh, true},
+	{0xc00a, "ECDHE-ECDSA-AES256-SHA", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "TLSv1.0",
+		kxECDHE, auECDSA, encAES256, macSHA1, 256, levelHigh, false},
+	{0xc014, "ECDHE-RSA-AES256-SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "TLSv1.0",
+		kxECDHE, auRSA, encAES256, macSHA1, 256, levelHigh, false},
+	{0xc009, "ECDHE-ECDSA-AES128-SHA", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "TLSv1.0",
+		kxECDHE, auECDSA, encAES128, macSHA1, 128, levelHigh, false},
+	{0xc013, "ECDHE-RSA-AES128-SHA", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLSv1.0",
+		kxECDHE, auRSA, encAES128, macSHA1, 128, levelHigh, false},
+	{0x009d, "AES256-GCM-SHA384", "TLS_RSA_WITH_AES_256_GCM_SHA384", "TLSv1.2",
+		kxRSA, auRSA, encAES256GCM, macAEAD, 256, levelHigh, true},
+	{0x009c, "AES128-GCM-SHA256", "TLS_RSA_WITH_AES_128_GCM_SHA256", "TLSv1.2",
+		kxRSA, auRSA, encAES128GCM, macAEAD, 128, levelHigh, true},
+	{0x003c, "AES128-SHA256", "TLS_RSA_WITH_AES_128_CBC_SHA256", "TLSv1.2",
+		kxRSA, auRSA, encAES128, macSHA256, 128, levelHigh, true},
+	{0x0035, "AES256-SHA", "TLS_RSA_WITH_AES_256_CBC_SHA", "SSLv3",
+		kxRSA, auRSA, encAES256, macSHA1, 256, levelHigh, false},
+	{0x002f, "AES128-SHA", "TLS_RSA_WITH_AES_128_CBC_SHA", "SSLv3",
+		kxRSA, auRSA, encAES128, macSHA1, 128, levelHigh, false},
+
+	{0x1302, "TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384", "TLSv1.3",
+		kxAny, auAny, encAES256GCM, macAEAD, 256, levelHigh, true},
+	{0x1303, "TLS_CHACHA20_POLY1305_SHA256", "TLS_CHACHA20_POLY1305_SHA256", "TLSv1.3",
+		kxAny, auAny, encCHACHA20, macAEAD, 256, levelHigh, true},
+	{0x1301, "TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", "TLSv1.3",
+		kxAny, auAny, encAES128GCM, macAEAD, 128, levelHigh, true},
 }
+
+// numTLS12Suites is the number of TLS 1.2 entries at the head of suites.
+const numTLS12Suites = 17
 
 var suiteByID = func() map[uint16]*suite {
 	m := make(map[uint16]*suite, len(suites))
@@ -172,9 +165,8 @@ func CipherSuiteNames(ids []uint16) []string {
 }
 
 // GetCiphers returns the names of the supported cipher suites, lowercase
-// and sorted, as Node's tls.getCiphers() does. It lists every suite
-// crypto/tls implements, including the TLS 1.3 ones and those crypto/tls
-// calls insecure (which are used only when a cipher string names them).
+// and sorted, as Node's tls.getCiphers() does: every suite that both
+// crypto/tls and OpenSSL 3 implement, TLS 1.3 ones included.
 func GetCiphers() []string {
 	out := make([]string, 0, len(suites))
 	for _, s := range suites {
