@@ -25,4 +25,5 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	gonum.org/v1/plot v0.17.0 // indirect
+	software.sslmate.com/src/go-pkcs12 v0.7.4 // indirect
 )

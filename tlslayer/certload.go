@@ -14,6 +14,7 @@ import (
 	"os"
 
 	"github.com/youmark/pkcs8"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // ErrWrongPassphrase is wrapped by errors from key and PKCS#12 loaders when
@@ -224,4 +225,87 @@ func describeCert(c *x509.Certificate) string {
 		return "DNS:" + c.DNSNames[0]
 	}
 	return "serial " + c.SerialNumber.String()
+}
+
+// checkChainOrder requires each certificate of a chain to be issued by the
+// one after it, which is the order TLS sends them in.
+func checkChainOrder(chain []*x509.Certificate, what string) error {
+	for i := 0; i+1 < len(chain); i++ {
+		child, parent := chain[i], chain[i+1]
+		if !bytes.Equal(child.RawIssuer, parent.RawSubject) ||
+			child.CheckSignatureFrom(parent) != nil {
+			return fmt.Errorf("tlslayer: %s: chain out of order: certificate %d (%s) "+
+				"is not issued by certificate %d (%s); put the leaf first, then "+
+				"each issuer", what, i+1, describeCert(child), i+2, describeCert(parent))
+		}
+	}
+	return nil
+}
+
+// ParsePKCS12 decodes a PKCS#12 (PFX) bundle into a certificate chain with
+// its key. The CA certificates in the bundle are ordered from the leaf's
+// issuer upwards. A wrong passphrase wraps ErrWrongPassphrase.
+func ParsePKCS12(data []byte, passphrase, what string) (tls.Certificate, error) {
+	key, leaf, cas, err := pkcs12.DecodeChain(data, passphrase)
+	if err != nil {
+		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+			return tls.Certificate{}, fmt.Errorf("tlslayer: %s: %w", what, ErrWrongPassphrase)
+		}
+		return tls.Certificate{}, fmt.Errorf("tlslayer: %s: %w", what, err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok || !keyMatches(signer, leaf.PublicKey) {
+		return tls.Certificate{}, fmt.Errorf("tlslayer: %s: %w", what, ErrKeyMismatch)
+	}
+
+	chain := []*x509.Certificate{leaf}
+	used := make([]bool, len(cas))
+	for {
+		cur := chain[len(chain)-1]
+		next := -1
+		for i, ca := range cas {
+			if !used[i] && bytes.Equal(cur.RawIssuer, ca.RawSubject) &&
+				!bytes.Equal(cur.Raw, ca.Raw) {
+				next = i
+				break
+			}
+		}
+		if next < 0 {
+			break
+		}
+		used[next] = true
+		chain = append(chain, cas[next])
+	}
+
+	c := tls.Certificate{PrivateKey: signer, Leaf: leaf}
+	for _, x := range chain {
+		c.Certificate = append(c.Certificate, x.Raw)
+	}
+	return c, nil
+}
+
+// ParseCRLsPEM decodes every "X509 CRL" block in data.
+func ParseCRLsPEM(data []byte, what string) ([]*x509.RevocationList, error) {
+	var out []*x509.RevocationList
+	rest := data
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "X509 CRL" {
+			return nil, fmt.Errorf("tlslayer: %s: PEM block %d is %q, want X509 CRL",
+				what, n, block.Type)
+		}
+		crl, err := x509.ParseRevocationList(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("tlslayer: %s: PEM block %d: %w", what, n, err)
+		}
+		out = append(out, crl)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("tlslayer: %s: no PEM X509 CRL block found", what)
+	}
+	return out, nil
 }

@@ -2,10 +2,13 @@ package tlslayer
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,33 +26,94 @@ var ErrHandshakeTimeout = errors.New("handshake timed out")
 // listener's own Close.
 var ErrServerClosed = errors.New("tlslayer: server closed")
 
+// ErrPostHandshakeAuth is returned when TLS 1.3 post-handshake client
+// authentication is asked for: crypto/tls does not implement it. Request
+// client certificates at handshake time with RequestCert instead.
+var ErrPostHandshakeAuth = errors.New("tlslayer: crypto/tls does not implement " +
+	"TLS 1.3 post-handshake authentication")
+
 // ServerOptions are the options of Node's tls.createServer. The zero value
 // of each field means the default stated on it.
 type ServerOptions struct {
-	// Context holds certificates, keys and protocol limits. Required.
+	// Context holds certificates, keys, CAs and protocol limits: the
+	// context for clients whose SNI matches no AddContext entry.
 	Context *SecureContext
+	// ContextOptions build the default context when Context is nil, as
+	// Node's createServer takes every createSecureContext option.
+	ContextOptions ContextOptions
 
 	// ALPNProtocols lists the application protocols the server accepts,
 	// most preferred first. A client that offers ALPN but none of these
 	// is refused with no_application_protocol. Default: no ALPN.
 	ALPNProtocols []string
+	// ALPNCallback, when set, chooses the protocol from the client's list
+	// instead (Node 20's ALPNCallback); returning "" selects none.
+	// It cannot be combined with ALPNProtocols.
+	ALPNCallback func(serverName string, clientProtocols []string) string
+
+	// SNICallback chooses the context for a client's SNI name (lowercase,
+	// without a trailing dot; "" when the client sent none). Returning a
+	// nil context selects the default; an error fails the handshake. When
+	// set, AddContext entries are not consulted, as in Node.
+	SNICallback func(serverName string) (*SecureContext, error)
+
+	// RequestCert asks clients for a certificate. Default: false.
+	RequestCert bool
+	// AllowUnauthorized keeps connections whose client certificate is
+	// missing or fails verification (Node's rejectUnauthorized: false);
+	// Conn.Authorized and AuthorizationError tell the result. Only
+	// meaningful with RequestCert. Default: false, such clients are
+	// refused during the handshake.
+	AllowUnauthorized bool
+	// RequestCertPostHandshake asks for TLS 1.3 post-handshake client
+	// authentication. crypto/tls cannot: NewServer returns
+	// ErrPostHandshakeAuth.
+	RequestCertPostHandshake bool
 
 	// HandshakeTimeout bounds each handshake. A client that runs over is
 	// reported to OnClientError with ErrHandshakeTimeout and closed.
 	// Default: DefaultHandshakeTimeout (120s).
 	HandshakeTimeout time.Duration
+	// SessionTimeout is how long a session can be resumed, for tickets and
+	// the external store alike. Default: DefaultSessionTimeout (300s).
+	SessionTimeout time.Duration
+	// TicketKeys are 48 bytes of session ticket keys; servers with the
+	// same keys resume each other's sessions. Default: random keys made by
+	// NewServer. Disable tickets with OpNoTicket in SecureOptions.
+	TicketKeys []byte
 
-	// OnClientError is called, from the handshake's goroutine, for every
-	// connection that fails before its handshake completes, with the
-	// peer's address: Node's 'tlsClientError' event. Optional.
+	// OnSecureConnection is called after each successful handshake,
+	// before the Conn is handed to Accept: Node's 'secureConnection'.
+	OnSecureConnection func(c *Conn)
+	// OnClientError is called for every connection that fails before its
+	// handshake completes, with the peer's address: Node's
+	// 'tlsClientError'.
 	OnClientError func(err error, remote net.Addr)
+	// OnNewSession receives each new session for an external store,
+	// keyed by its 32-byte id: Node's 'newSession'. The client gets the id
+	// as its ticket; if the callback fails, it gets a self-contained
+	// ticket instead. Clients that send no session ticket extension cannot
+	// resume at all: crypto/tls has no session-id resumption.
+	OnNewSession func(id, data []byte) error
+	// OnResumeSession looks a session up in the external store: Node's
+	// 'resumeSession'. Return nil data for a miss. A session stored by
+	// one server resumes on any server sharing the store.
+	OnResumeSession func(id []byte) (data []byte, err error)
+	// OnOCSPRequest returns the OCSP response to staple for cert, issued
+	// by issuer (nil if unknown): Node's 'OCSPRequest'. It is called only
+	// when the client asks for stapling. A nil response staples nothing;
+	// an error fails the handshake.
+	OnOCSPRequest func(cert, issuer *x509.Certificate) ([]byte, error)
+	// OnKeylog receives key material lines in NSS key-log format, with the
+	// connection they belong to: Node's 'keylog'.
+	OnKeylog func(line []byte, c *Conn)
 }
 
 // Server is Node's tls.Server: a configuration that wraps listeners. One
 // Server may serve several listeners; all share its connection count.
 type Server struct {
-	opts   ServerOptions
-	config *tls.Config
+	opts    ServerOptions
+	tickets ticketKeyring
 
 	conns atomic.Int64
 
@@ -57,33 +121,246 @@ type Server struct {
 	closed    bool
 	listeners map[*listener]struct{}
 	idle      chan struct{} // closed when closed and conns reach zero
+	exact     map[string]*SecureContext
+	wildcards []sniEntry
+	configs   map[*SecureContext]*tls.Config
+
+	// root is what tls.Server gets: everything else is decided per
+	// connection in configForClient.
+	root *tls.Config
+}
+
+type sniEntry struct {
+	suffix string // ".example.com" for "*.example.com"
+	ctx    *SecureContext
 }
 
 // NewServer checks opts and returns a Server. It does not listen.
 func NewServer(opts ServerOptions) (*Server, error) {
 	if opts.Context == nil {
-		return nil, errors.New("tlslayer: server options: Context is required")
+		sc, err := NewSecureContext(opts.ContextOptions)
+		if err != nil {
+			return nil, err
+		}
+		opts.Context = sc
 	}
-	if len(opts.Context.certs) == 0 {
-		return nil, errors.New("tlslayer: server options: context has no certificate")
+	if len(opts.Context.certs) == 0 && opts.SNICallback == nil {
+		return nil, errors.New("tlslayer: server options: context has no certificate " +
+			"(give Cert and Key, or PFX)")
 	}
-	if opts.HandshakeTimeout < 0 {
-		return nil, fmt.Errorf("tlslayer: server options: negative HandshakeTimeout %s",
-			opts.HandshakeTimeout)
+	if opts.RequestCertPostHandshake {
+		return nil, ErrPostHandshakeAuth
+	}
+	if opts.ALPNCallback != nil && len(opts.ALPNProtocols) > 0 {
+		return nil, errors.New("tlslayer: server options: ALPNCallback and " +
+			"ALPNProtocols are mutually exclusive (Node: ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS)")
+	}
+	for _, p := range opts.ALPNProtocols {
+		if p == "" || len(p) > 255 {
+			return nil, fmt.Errorf("tlslayer: server options: ALPN protocol %q "+
+				"must be 1 to 255 bytes", p)
+		}
+	}
+	if opts.HandshakeTimeout < 0 || opts.SessionTimeout < 0 {
+		return nil, errors.New("tlslayer: server options: negative timeout")
 	}
 	if opts.HandshakeTimeout == 0 {
 		opts.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if opts.SessionTimeout == 0 {
+		opts.SessionTimeout = DefaultSessionTimeout
 	}
 
 	s := &Server{
 		opts:      opts,
 		listeners: make(map[*listener]struct{}),
 		idle:      make(chan struct{}),
+		exact:     make(map[string]*SecureContext),
+		configs:   make(map[*SecureContext]*tls.Config),
 	}
-	cfg := opts.Context.baseConfig()
-	cfg.NextProtos = append([]string(nil), opts.ALPNProtocols...)
-	s.config = cfg
+	s.root = &tls.Config{GetConfigForClient: s.configForClient}
+	keys := opts.TicketKeys
+	if keys == nil {
+		keys = make([]byte, TicketKeysLen)
+		if _, err := rand.Read(keys); err != nil {
+			return nil, fmt.Errorf("tlslayer: ticket keys: %w", err)
+		}
+	}
+	if err := s.tickets.set(keys); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// Context returns the server's default SecureContext.
+func (s *Server) Context() *SecureContext { return s.opts.Context }
+
+// AddContext serves ctx to clients whose SNI name is hostname: Node's
+// server.addContext(). hostname is an exact name or a wildcard
+// "*.example.com", which matches exactly one label. Names are compared
+// without case and without a trailing dot. Exact names win over
+// wildcards; among wildcards the first added wins. Adding a name again
+// replaces its context.
+func (s *Server) AddContext(hostname string, ctx *SecureContext) error {
+	if ctx == nil {
+		return fmt.Errorf("tlslayer: addContext %q: nil context", hostname)
+	}
+	if len(ctx.certs) == 0 {
+		return fmt.Errorf("tlslayer: addContext %q: context has no certificate", hostname)
+	}
+	h := normalizeHost(hostname)
+	if h == "" {
+		return errors.New("tlslayer: addContext: empty hostname")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rest, ok := strings.CutPrefix(h, "*."); ok {
+		if rest == "" || strings.Contains(rest, "*") {
+			return fmt.Errorf("tlslayer: addContext %q: bad wildcard", hostname)
+		}
+		for i := range s.wildcards {
+			if s.wildcards[i].suffix == "."+rest {
+				s.wildcards[i].ctx = ctx
+				return nil
+			}
+		}
+		s.wildcards = append(s.wildcards, sniEntry{suffix: "." + rest, ctx: ctx})
+		return nil
+	}
+	if strings.Contains(h, "*") {
+		return fmt.Errorf("tlslayer: addContext %q: a wildcard must be the whole "+
+			"first label", hostname)
+	}
+	s.exact[h] = ctx
+	return nil
+}
+
+func normalizeHost(h string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), "."))
+}
+
+// contextFor picks the SecureContext for an SNI name.
+func (s *Server) contextFor(serverName string) (*SecureContext, error) {
+	name := normalizeHost(serverName)
+	if s.opts.SNICallback != nil {
+		ctx, err := s.opts.SNICallback(name)
+		if err != nil {
+			return nil, fmt.Errorf("tlslayer: SNI callback for %q: %w", name, err)
+		}
+		if ctx != nil {
+			return ctx, nil
+		}
+		return s.opts.Context, nil
+	}
+	if name == "" {
+		return s.opts.Context, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ctx, ok := s.exact[name]; ok {
+		return ctx, nil
+	}
+	if dot := strings.IndexByte(name, '.'); dot > 0 {
+		for _, w := range s.wildcards {
+			if name[dot:] == w.suffix {
+				return w.ctx, nil
+			}
+		}
+	}
+	return s.opts.Context, nil
+}
+
+// configFor returns the server tls.Config prepared for ctx, shared by all
+// connections that use ctx (each clones it).
+func (s *Server) configFor(ctx *SecureContext) *tls.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cfg, ok := s.configs[ctx]; ok {
+		return cfg
+	}
+	cfg := ctx.baseConfig()
+	cfg.NextProtos = append([]string(nil), s.opts.ALPNProtocols...)
+	if s.opts.RequestCert {
+		cfg.ClientAuth = tls.RequireAnyClientCert
+		if s.opts.AllowUnauthorized {
+			cfg.ClientAuth = tls.RequestClientCert
+		}
+	}
+	s.configs[ctx] = cfg
+	return cfg
+}
+
+
+// configForClient builds the configuration of one handshake: the SNI
+// context, ALPN choice, certificate and staple, session hooks, client
+// verification and keylog, all bound to the Conn.
+func (s *Server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	tr, ok := hello.Conn.(*trackedConn)
+	if !ok || tr.owner == nil {
+		return nil, errors.New("tlslayer: internal: handshake on an unknown connection")
+	}
+	c := tr.owner
+
+	sc, err := s.contextFor(hello.ServerName)
+	if err != nil {
+		return nil, err
+	}
+	if len(sc.certs) == 0 {
+		return nil, fmt.Errorf("tlslayer: no certificate for server name %q",
+			hello.ServerName)
+	}
+	c.ctx = sc
+	cfg := s.configFor(sc).Clone()
+
+	if s.opts.ALPNCallback != nil && len(hello.SupportedProtos) > 0 {
+		if p := s.opts.ALPNCallback(normalizeHost(hello.ServerName),
+			hello.SupportedProtos); p != "" {
+			cfg.NextProtos = []string{p}
+		}
+	}
+
+	cfg.Certificates = nil
+	cfg.GetCertificate = func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		var cert *tls.Certificate
+		var err error
+		if s.opts.OnOCSPRequest != nil {
+			cert, err = s.stapleFor(sc, h)
+		} else {
+			cert, err = chooseCertificate(sc.certs, h)
+		}
+		if cert != nil {
+			c.setLocalCert(cert)
+		}
+		return cert, err
+	}
+
+	cfg.WrapSession = func(_ tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		return s.wrapSession(c, sc, ss)
+	}
+	cfg.UnwrapSession = func(id []byte, _ tls.ConnectionState) (*tls.SessionState, error) {
+		return s.unwrapSession(c, sc, id)
+	}
+
+	if s.opts.RequestCert {
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			return s.verifyClient(c, sc, cs)
+		}
+	}
+	if s.opts.OnKeylog != nil {
+		cfg.KeyLogWriter = keylogWriter{c: c, fn: s.opts.OnKeylog}
+	}
+	return cfg, nil
+}
+
+// verifyClient records whether the client's certificate is trusted and,
+// unless AllowUnauthorized, fails the handshake when it is not.
+func (s *Server) verifyClient(c *Conn, sc *SecureContext, cs tls.ConnectionState) error {
+	chain, verr := sc.verifyChain(cs.PeerCertificates, x509.ExtKeyUsageClientAuth, time.Now())
+	c.setAuthorization(chain, verr)
+	if verr != nil && !s.opts.AllowUnauthorized {
+		return verr
+	}
+	return nil
 }
 
 // Listen wraps inner and returns a net.Listener whose Accept yields *Conn
@@ -111,6 +388,15 @@ func (s *Server) Listen(inner net.Listener) net.Listener {
 	}
 	go l.acceptLoop()
 	return l
+}
+
+// Wrap runs the server handshake on an existing connection (Node's
+// new TLSSocket(socket, {isServer: true}) with this server's options) and
+// returns the Conn. It counts in ConnectionCount. Failures are returned,
+// and also reported to OnClientError. ctx bounds the handshake in addition
+// to HandshakeTimeout.
+func (s *Server) Wrap(ctx context.Context, raw net.Conn) (*Conn, error) {
+	return s.handshake(ctx, raw)
 }
 
 // Close stops accepting on every listener of the server, as Node's
@@ -152,9 +438,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// Done is closed once the server is closed and its last connection has
+// ended.
+func (s *Server) Done() <-chan struct{} { return s.idle }
+
 // ConnectionCount returns the number of open connections: handshake
 // completed and not yet closed (Node's server.getConnections()).
 func (s *Server) ConnectionCount() int { return int(s.conns.Load()) }
+
+// Addrs returns the addresses of the server's listeners: Node's
+// server.address(), for each listener.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []net.Addr
+	for l := range s.listeners {
+		out = append(out, l.Addr())
+	}
+	return out
+}
 
 func (s *Server) checkIdle() {
 	if s.conns.Load() != 0 {
@@ -187,18 +489,21 @@ func (s *Server) clientError(err error, remote net.Addr) {
 	}
 }
 
-// handshake runs the server handshake on raw and returns the Conn, or nil
-// after reporting the failure.
-func (s *Server) handshake(raw net.Conn) *Conn {
+// handshake runs the server handshake on raw and returns the Conn, or the
+// error after reporting it.
+func (s *Server) handshake(ctx context.Context, raw net.Conn) (*Conn, error) {
 	tr := &trackedConn{Conn: raw}
-	tc := tls.Server(tr, s.config)
+	c := &Conn{raw: tr, isServer: true, ctx: s.opts.Context}
+	tr.owner = c
+	c.tc = tls.Server(tr, s.root)
 	remote := raw.RemoteAddr()
 
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.HandshakeTimeout)
-	err := tc.HandshakeContext(ctx)
+	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
+	err := c.tc.HandshakeContext(hctx)
+	timedOut := errors.Is(hctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
+		if timedOut {
 			err = fmt.Errorf("tlslayer: handshake with %s: %w after %s",
 				remote, ErrHandshakeTimeout, s.opts.HandshakeTimeout)
 		} else {
@@ -206,14 +511,17 @@ func (s *Server) handshake(raw net.Conn) *Conn {
 		}
 		_ = tr.Close()
 		s.clientError(err, remote)
-		return nil
+		return nil, err
 	}
 
-	c := &Conn{tc: tc, raw: tr, isServer: true}
 	if !tr.track(s.acquire, s.release) {
-		return nil
+		return nil, fmt.Errorf("tlslayer: connection from %s closed after handshake",
+			remote)
 	}
-	return c
+	if s.opts.OnSecureConnection != nil {
+		s.opts.OnSecureConnection(c)
+	}
+	return c, nil
 }
 
 // listener is the net.Listener returned by Server.Listen.
@@ -285,8 +593,8 @@ func (l *listener) acceptLoop() {
 
 // serve handshakes raw and hands the result to Accept.
 func (l *listener) serve(raw net.Conn) {
-	c := l.s.handshake(raw)
-	if c == nil {
+	c, err := l.s.handshake(context.Background(), raw)
+	if err != nil {
 		return
 	}
 	select {
