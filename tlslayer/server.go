@@ -290,7 +290,6 @@ func (s *Server) configFor(ctx *SecureContext) *tls.Config {
 	return cfg
 }
 
-
 // configForClient builds the configuration of one handshake: the SNI
 // context, ALPN choice, certificate and staple, session hooks, client
 // verification and keylog, all bound to the Conn.
