@@ -281,10 +281,9 @@ func (s *Server) configFor(ctx *SecureContext) *tls.Config {
 	cfg := ctx.baseConfig()
 	cfg.NextProtos = append([]string(nil), s.opts.ALPNProtocols...)
 	if s.opts.RequestCert {
-		cfg.ClientAuth = tls.RequireAnyClientCert
-		if s.opts.AllowUnauthorized {
-			cfg.ClientAuth = tls.RequestClientCert
-		}
+		// Missing and untrusted certificates are both judged in
+		// verifyClient, so both get a Node code.
+		cfg.ClientAuth = tls.RequestClientCert
 	}
 	s.configs[ctx] = cfg
 	return cfg

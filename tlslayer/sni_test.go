@@ -1,0 +1,95 @@
+package tlslayer
+
+import (
+	"crypto/tls"
+	"errors"
+	"testing"
+)
+
+func TestServerSNIContexts(t *testing.T) {
+	p := newTestPKI(t)
+	ctxFor := func(names ...string) (*SecureContext, string) {
+		cert, key, _ := p.ca.issue(t, leafOpts{dns: names})
+		sc, err := NewSecureContext(ContextOptions{Cert: [][]byte{cert}, Key: [][]byte{key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc, names[0]
+	}
+	exact, exactCN := ctxFor("api.example.com")
+	wild, wildCN := ctxFor("*.example.com")
+	ts := startServer(t, ServerOptions{Context: p.context(t, nil)})
+	if err := ts.srv.AddContext("*.example.com", wild); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.srv.AddContext("API.example.com.", exact); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tt := range []struct {
+		sni, wantCN string
+	}{
+		{"api.example.com", exactCN},
+		{"API.Example.COM", exactCN},
+		{"www.example.com", wildCN},
+		{"a.b.example.com", "localhost"}, // a wildcard covers one label only
+		{"example.com", "localhost"},
+		{"", "localhost"},
+	} {
+		c := dialTLS(t, ts.addr, &tls.Config{InsecureSkipVerify: true, ServerName: tt.sni})
+		if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != tt.wantCN {
+			t.Errorf("SNI %q got certificate %q, want %q", tt.sni, cn, tt.wantCN)
+		}
+		if sc := nextAccepted(t, ts); sc.Certificate().Subject.Get("CN") != tt.wantCN {
+			t.Errorf("SNI %q: server Certificate() = %v", tt.sni, sc.Certificate().Subject)
+		}
+	}
+
+	for _, bad := range []string{"", "a.*.example.com", "*."} {
+		if err := ts.srv.AddContext(bad, exact); err == nil {
+			t.Errorf("AddContext(%q) accepted", bad)
+		}
+	}
+	if err := ts.srv.AddContext("x.test", nil); err == nil {
+		t.Error("AddContext with nil context accepted")
+	}
+}
+
+func TestServerSNICallback(t *testing.T) {
+	p := newTestPKI(t)
+	cert, key, _ := p.ca.issue(t, leafOpts{dns: []string{"cb.test"}})
+	cb, err := NewSecureContext(ContextOptions{Cert: [][]byte{cert}, Key: [][]byte{key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	ts := startServer(t, ServerOptions{Context: p.context(t, nil),
+		SNICallback: func(name string) (*SecureContext, error) {
+			seen = append(seen, name)
+			switch name {
+			case "cb.test":
+				return cb, nil
+			case "refuse.test":
+				return nil, errors.New("no such site")
+			}
+			return nil, nil
+		}})
+	c := dialTLS(t, ts.addr, &tls.Config{InsecureSkipVerify: true, ServerName: "CB.test."})
+	if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "cb.test" {
+		t.Errorf("callback context not used: %q", cn)
+	}
+	c = dialTLS(t, ts.addr, &tls.Config{InsecureSkipVerify: true, ServerName: "other.test"})
+	if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "localhost" {
+		t.Errorf("nil from callback did not select the default: %q", cn)
+	}
+	if _, err := tls.Dial("tcp", ts.addr, &tls.Config{InsecureSkipVerify: true,
+		ServerName: "refuse.test"}); err == nil {
+		t.Error("callback error did not fail the handshake")
+	}
+	if err := ts.waitClientError(t, 5e9); err == nil {
+		t.Error("callback error not reported")
+	}
+	if seen[0] != "cb.test" {
+		t.Errorf("callback saw %q, want the normalized name", seen[0])
+	}
+}
