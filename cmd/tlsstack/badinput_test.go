@@ -35,7 +35,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"missing cert", []string{"--cert", filepath.Join(dir, "nope.pem"), "--key", keyA}, "nope.pem"},
 		{"missing key", []string{"--cert", certA, "--key", filepath.Join(dir, "nokey.pem")}, "nokey.pem"},
 		{"unreadable cert", []string{"--cert", dir, "--key", keyA}, dir},
-		{"key does not match", []string{"--cert", certA, "--key", keyB}, "--cert"},
+		{"key does not match", []string{"--cert", certA, "--key", keyB}, "does not match"},
 		{"malformed cert", []string{"--cert", garbage, "--key", keyA}, "garbage.pem"},
 		{"cert without key", []string{"--cert", certA}, "--key"},
 		{"bad mtu", []string{"--mtu", "20"}, "--mtu"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,23 +27,30 @@ import (
 
 // serveConfig is everything serve needs, checked.
 type serveConfig struct {
-	tunName   string
-	addrs     []netip.Prefix
-	mtu       int
-	queues    int
-	ports     []uint16
-	kernel    string // host:port of a kernel socket; empty for TUN mode
-	certFile  string
-	keyFile   string
-	alpn      []string
-	responder string
-	backend   string
-	grace     time.Duration
-	handshake time.Duration
-	idle      time.Duration
-	pprof     string
-	logLevel  slog.Level
-	logJSON   bool
+	tunName            string
+	addrs              []netip.Prefix
+	mtu                int
+	queues             int
+	ports              []uint16
+	kernel             string // host:port of a kernel socket; empty for TUN mode
+	tls                contextFlags
+	process            processFlags
+	alpn               []string
+	sni                repeatFlag // NAME=CERT,KEY
+	requestCert        bool
+	rejectUnauthorized bool
+	sessionTimeout     time.Duration
+	ticketKeysFile     string
+	keylogFile         string
+	ocspFile           string
+	responder          string
+	backend            string
+	grace              time.Duration
+	handshake          time.Duration
+	idle               time.Duration
+	pprof              string
+	logLevel           slog.Level
+	logJSON            bool
 }
 
 var defaultAddrs = []string{"198.19.0.1/24", "2001:2:0:2::1/64"}
@@ -65,9 +74,20 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.Var(&listens, "listen", "TCP port(s) to serve TLS on; repeatable (default 443)")
 	fs.StringVar(&c.kernel, "kernel", "", "serve on this kernel socket `ADDR:PORT` "+
 		"instead of the TUN device")
-	fs.StringVar(&c.certFile, "cert", "", "certificate chain `FILE` (PEM); "+
-		"default: a self-signed certificate made at start")
-	fs.StringVar(&c.keyFile, "key", "", "private key `FILE` (PEM) for --cert")
+	c.tls.register(fs, "client")
+	c.process.register(fs)
+	fs.Var(&c.sni, "sni", "serve another certificate to clients asking for a name: "+
+		"`NAME=CERT,KEY` (NAME may be *.example.com); repeatable")
+	fs.BoolVar(&c.requestCert, "request-cert", false, "ask clients for a certificate")
+	fs.BoolVar(&c.rejectUnauthorized, "reject-unauthorized", true, "with --request-cert, "+
+		"refuse clients without a certificate that verifies against --ca")
+	fs.DurationVar(&c.sessionTimeout, "session-timeout", 300*time.Second, "lifetime of "+
+		"session tickets")
+	fs.StringVar(&c.ticketKeysFile, "ticket-keys-file", "", "`FILE` of 48 bytes: "+
+		"session ticket keys shared with other servers (default random)")
+	fs.StringVar(&c.keylogFile, "keylog", "", "append NSS key-log lines to `FILE` "+
+		"(for Wireshark; secret!)")
+	fs.StringVar(&c.ocspFile, "ocsp-response", "", "staple this DER OCSP response `FILE`")
 	fs.StringVar(&alpn, "alpn", "", "ALPN protocols, comma-separated, most preferred "+
 		"first (default h2,http/1.1 for the http responder, none otherwise)")
 	fs.StringVar(&c.responder, "responder", "http", "what answers: http, echo, discard, "+
@@ -119,8 +139,12 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	if c.queues < 1 || c.queues > 64 {
 		return nil, usagef("--queues %d: must be 1 to 64", c.queues)
 	}
-	if (c.certFile == "") != (c.keyFile == "") {
-		return nil, usagef("--cert and --key go together")
+	if len(c.tls.certs) != len(c.tls.keys) {
+		return nil, usagef("--cert and --key go in pairs: %d --cert, %d --key",
+			len(c.tls.certs), len(c.tls.keys))
+	}
+	if c.sessionTimeout <= 0 {
+		return nil, usagef("--session-timeout %s: must be positive", c.sessionTimeout)
 	}
 	switch c.responder {
 	case "http", "echo", "discard":
@@ -241,64 +265,117 @@ func serve(args []string, stderr io.Writer) error {
 }
 
 func newTLSServer(c *serveConfig, log *slog.Logger) (*tlslayer.Server, error) {
-	var certPEM, keyPEM []byte
-	if c.certFile != "" {
-		var err error
-		if certPEM, err = readFileFlag("--cert", c.certFile); err != nil {
-			return nil, err
-		}
-		if keyPEM, err = readFileFlag("--key", c.keyFile); err != nil {
-			return nil, err
-		}
-	} else {
-		hosts := []string{"localhost"}
-		for _, p := range c.addrs {
-			hosts = append(hosts, p.Addr().String())
-		}
-		if c.kernel != "" {
-			host, _, _ := net.SplitHostPort(c.kernel)
-			if host != "" {
-				hosts = append(hosts, host)
-			}
-		}
-		var err error
-		if certPEM, keyPEM, err = tlslayer.SelfSigned(hosts); err != nil {
-			return nil, err
-		}
-		log.Info("using a self-signed certificate", "hosts", strings.Join(hosts, ","))
-	}
-
-	ctx, err := tlslayer.NewSecureContext(tlslayer.ContextOptions{
-		Cert: [][]byte{certPEM},
-		Key:  [][]byte{keyPEM},
-	})
-	if err != nil {
-		if c.certFile != "" {
-			return nil, usagef("--cert %s / --key %s: %v", c.certFile, c.keyFile, err)
-		}
+	if err := c.process.apply(); err != nil {
 		return nil, err
 	}
-	srv, err := tlslayer.NewServer(tlslayer.ServerOptions{
-		Context:          ctx,
-		ALPNProtocols:    c.alpn,
-		HandshakeTimeout: c.handshake,
+	opts, err := c.tls.options()
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.Cert) == 0 && len(opts.PFX) == 0 {
+		hosts := selfSignedHosts(c)
+		certPEM, keyPEM, err := tlslayer.SelfSigned(hosts)
+		if err != nil {
+			return nil, err
+		}
+		opts.Cert, opts.Key = [][]byte{certPEM}, [][]byte{keyPEM}
+		log.Info("using a self-signed certificate", "hosts", strings.Join(hosts, ","))
+	}
+	ctx, err := tlslayer.NewSecureContext(opts)
+	if err != nil {
+		return nil, usagef("TLS options (%s): %v", c.tls.files(), err)
+	}
+
+	so := tlslayer.ServerOptions{
+		Context:           ctx,
+		ALPNProtocols:     c.alpn,
+		RequestCert:       c.requestCert,
+		AllowUnauthorized: !c.rejectUnauthorized,
+		HandshakeTimeout:  c.handshake,
+		SessionTimeout:    c.sessionTimeout,
 		OnClientError: func(err error, remote net.Addr) {
 			log.Info("tls client error", "peer", remote, "err", err)
 		},
-	})
+	}
+	if c.ticketKeysFile != "" {
+		if so.TicketKeys, err = readFileFlag("--ticket-keys-file", c.ticketKeysFile); err != nil {
+			return nil, err
+		}
+	}
+	if c.ocspFile != "" {
+		resp, err := readFileFlag("--ocsp-response", c.ocspFile)
+		if err != nil {
+			return nil, err
+		}
+		so.OnOCSPRequest = func(_, _ *x509.Certificate) ([]byte, error) { return resp, nil }
+	}
+	if c.keylogFile != "" {
+		w, err := os.OpenFile(c.keylogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, usagef("--keylog: %v", err)
+		}
+		var mu sync.Mutex
+		so.OnKeylog = func(line []byte, _ *tlslayer.Conn) {
+			mu.Lock()
+			defer mu.Unlock()
+			w.Write(line)
+		}
+	}
+
+	srv, err := tlslayer.NewServer(so)
 	if err != nil {
 		return nil, usageError{err}
+	}
+	for _, spec := range c.sni {
+		if err := addSNIContext(srv, spec, opts); err != nil {
+			return nil, err
+		}
 	}
 	return srv, nil
 }
 
-// readFileFlag reads the file a flag names; errors name both.
-func readFileFlag(flagName, path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, usagef("%s: %v", flagName, err)
+// selfSignedHosts names what the made-up certificate is for: localhost and
+// every address served.
+func selfSignedHosts(c *serveConfig) []string {
+	hosts := []string{"localhost"}
+	if c.kernel != "" {
+		if host, _, _ := net.SplitHostPort(c.kernel); host != "" {
+			hosts = append(hosts, host)
+		}
+		return hosts
 	}
-	return b, nil
+	for _, p := range c.addrs {
+		hosts = append(hosts, p.Addr().String())
+	}
+	return hosts
+}
+
+// addSNIContext parses NAME=CERT,KEY and adds that context to srv. The
+// other context options (CA, ciphers, versions) are those of the default
+// context.
+func addSNIContext(srv *tlslayer.Server, spec string, base tlslayer.ContextOptions) error {
+	name, files, ok := strings.Cut(spec, "=")
+	certFile, keyFile, ok2 := strings.Cut(files, ",")
+	if !ok || !ok2 || name == "" || certFile == "" || keyFile == "" {
+		return usagef("--sni %q: want NAME=CERT,KEY", spec)
+	}
+	cert, err := readFileFlag("--sni "+name, certFile)
+	if err != nil {
+		return err
+	}
+	key, err := readFileFlag("--sni "+name, keyFile)
+	if err != nil {
+		return err
+	}
+	base.Cert, base.Key, base.PFX = [][]byte{cert}, [][]byte{key}, nil
+	ctx, err := tlslayer.NewSecureContext(base)
+	if err != nil {
+		return usagef("--sni %s (%s, %s): %v", name, certFile, keyFile, err)
+	}
+	if err := srv.AddContext(name, ctx); err != nil {
+		return usagef("--sni %s: %v", name, err)
+	}
+	return nil
 }
 
 // openListeners opens the TCP listeners: on a kernel socket with --kernel,
