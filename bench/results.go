@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// results collects the runs of every row and system as they come.
+type results struct {
+	mu       sync.Mutex
+	rows     []row             // in the order first seen
+	groups   map[string]string // row name -> group
+	runs     map[[2]string][]float64
+	notes    map[[2]string]string
+	sysNotes map[string]string
+	// tls records what a system negotiated, by "system" or "system test".
+	tls map[string]string
+}
+
+func newResults() *results {
+	return &results{
+		groups:   map[string]string{},
+		runs:     map[[2]string][]float64{},
+		notes:    map[[2]string]string{},
+		sysNotes: map[string]string{},
+		tls:      map[string]string{},
+	}
+}
+
+func (r *results) addRow(rw row, group string) {
+	if _, ok := r.groups[rw.name]; !ok {
+		r.rows = append(r.rows, rw)
+		r.groups[rw.name] = group
+	}
+}
+
+func (r *results) add(rw row, group, system string, v float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.addRow(rw, group)
+	k := [2]string{rw.name, system}
+	r.runs[k] = append(r.runs[k], v)
+}
+
+func (r *results) note(rw row, group, system, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.addRow(rw, group)
+	r.notes[[2]string{rw.name, system}] = msg
+}
+
+func (r *results) systemNote(system, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sysNotes[system] = msg
+}
+
+func (r *results) negotiated(key string, res clientResult) {
+	if res.Version == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tls[key] = strings.TrimSpace(res.Version + " " + res.Cipher + " " + res.Group)
+}
+
+// series is one row on one system: the JSON shape of a scenario result.
+type series struct {
+	Name   string    `json:"name"`
+	Group  string    `json:"group"`
+	System string    `json:"system"`
+	Unit   string    `json:"unit"`
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Runs   []float64 `json:"runs"`
+	// HigherIsBetter says which way the row improves.
+	HigherIsBetter bool `json:"higher_is_better"`
+	// Note says why a row has no runs, or what to know about them.
+	Note string `json:"note,omitempty"`
+}
+
+// all returns every row and system that has runs or a note.
+func (r *results) all(systems []string) []series {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []series
+	for _, rw := range r.rows {
+		for _, sys := range systems {
+			k := [2]string{rw.name, sys}
+			runs, note := r.runs[k], r.notes[k]
+			if len(runs) == 0 && note == "" {
+				continue
+			}
+			s := series{Name: rw.name, Group: r.groups[rw.name], System: sys, Unit: rw.unit,
+				Runs: slices.Clone(runs), HigherIsBetter: rw.higher, Note: note}
+			if s.Runs == nil {
+				s.Runs = []float64{}
+			}
+			s.Median, s.Min, s.Max = stats(runs)
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// stats returns the median, min and max of vs; NaN-free zeros when empty.
+func stats(vs []float64) (med, lo, hi float64) {
+	if len(vs) == 0 {
+		return 0, 0, 0
+	}
+	s := slices.Clone(vs)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		med = s[n/2]
+	} else {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return med, s[0], s[n-1]
+}
+
+// fmtNum prints a measurement with about three significant digits.
+func fmtNum(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case v == 0:
+		return "0"
+	case a >= 100_000:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	case a >= 0.01:
+		return fmt.Sprintf("%.3f", v)
+	}
+	return fmt.Sprintf("%.2g", v)
+}
