@@ -1,9 +1,21 @@
 package tlslayer
 
 import (
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/youmark/pkcs8"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 func TestContextMatchesKeysToChainsInAnyOrder(t *testing.T) {
@@ -81,5 +93,336 @@ func TestSelfSignedServesItsHosts(t *testing.T) {
 	if _, err := NewSecureContext(ContextOptions{Cert: [][]byte{certPEM},
 		Key: [][]byte{keyPEM}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func encryptLegacy(t *testing.T, keyPEM []byte, pass string) []byte {
+	t.Helper()
+	k, err := ParsePrivateKeyPEM(keyPEM, nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var der []byte
+	var typ string
+	switch k := k.(type) {
+	case *ecdsa.PrivateKey:
+		der, err = x509.MarshalECPrivateKey(k)
+		typ = "EC PRIVATE KEY"
+	case *rsa.PrivateKey:
+		der, typ = x509.MarshalPKCS1PrivateKey(k), "RSA PRIVATE KEY"
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	//nolint:staticcheck // legacy PEM encryption is what is being tested
+	b, err := x509.EncryptPEMBlock(rand.Reader, typ, der, []byte(pass), x509.PEMCipherAES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(b)
+}
+
+func encryptPKCS8(t *testing.T, keyPEM []byte, pass string) []byte {
+	t.Helper()
+	k, err := ParsePrivateKeyPEM(keyPEM, nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := pkcs8.MarshalPrivateKey(k, []byte(pass), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der})
+}
+
+func TestContextEncryptedKeys(t *testing.T) {
+	p := newTestPKI(t)
+	legacyEC := encryptLegacy(t, p.ecKey, "ec-pass")
+	legacyRSA := encryptLegacy(t, p.rsaKey, "rsa-pass")
+	pk8EC := encryptPKCS8(t, p.ecKey, "shared")
+	pk8RSA := encryptPKCS8(t, p.rsaKey, "shared")
+
+	tests := []struct {
+		name string
+		opts ContextOptions
+		err  error
+	}{
+		{"legacy per-key passphrases", ContextOptions{Key: [][]byte{legacyEC, legacyRSA},
+			KeyPassphrase: []string{"ec-pass", "rsa-pass"}}, nil},
+		{"PKCS#8 shared passphrase", ContextOptions{Key: [][]byte{pk8EC, pk8RSA},
+			Passphrase: "shared"}, nil},
+		{"mixed", ContextOptions{Key: [][]byte{legacyEC, pk8RSA},
+			KeyPassphrase: []string{"ec-pass"}, Passphrase: "shared"}, nil},
+		{"legacy wrong passphrase", ContextOptions{Key: [][]byte{legacyEC, pk8RSA},
+			Passphrase: "shared"}, ErrWrongPassphrase},
+		{"PKCS#8 wrong passphrase", ContextOptions{Key: [][]byte{pk8EC, pk8RSA},
+			Passphrase: "nope"}, ErrWrongPassphrase},
+		{"no passphrase", ContextOptions{Key: [][]byte{pk8EC, pk8RSA}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Cert = [][]byte{p.ecCert, p.rsaCert}
+			_, err := NewSecureContext(tt.opts)
+			switch {
+			case tt.name == "no passphrase":
+				if err == nil || !strings.Contains(err.Error(), "no passphrase") {
+					t.Errorf("err = %v", err)
+				}
+			case tt.err == nil && err != nil:
+				t.Fatal(err)
+			case tt.err != nil && !errors.Is(err, tt.err):
+				t.Errorf("err = %v, want %v", err, tt.err)
+			}
+		})
+	}
+}
+
+func TestContextPKCS12(t *testing.T) {
+	root := newTestCA(t, "p12 root")
+	inter := root.intermediate(t, "p12 intermediate")
+	certPEM, keyPEM, leaf := inter.issue(t, leafOpts{dns: []string{"localhost"}})
+	_ = certPEM
+	key, err := ParsePrivateKeyPEM(keyPEM, nil, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Intermediates deliberately out of order in the bundle.
+	pfx, err := pkcs12.Modern.Encode(key, leaf, []*x509.Certificate{root.cert, inter.cert},
+		"p12pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sc, err := NewSecureContext(ContextOptions{PFX: []PFX{{Data: pfx, Passphrase: "p12pass"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sc.Certificates()[0]
+	if len(c.Certificate) != 3 {
+		t.Fatalf("chain of %d, want leaf, intermediate, root", len(c.Certificate))
+	}
+	second, _ := x509.ParseCertificate(c.Certificate[1])
+	if second.Subject.CommonName != "p12 intermediate" {
+		t.Errorf("chain not ordered: second is %q", second.Subject.CommonName)
+	}
+	if _, err := NewSecureContext(ContextOptions{PFX: []PFX{{Data: pfx}},
+		Passphrase: "p12pass"}); err != nil {
+		t.Errorf("shared passphrase: %v", err)
+	}
+
+	_, err = NewSecureContext(ContextOptions{PFX: []PFX{{Data: pfx, Passphrase: "wrong"}}})
+	if !errors.Is(err, ErrWrongPassphrase) || !strings.Contains(err.Error(), "pfx[0]") {
+		t.Errorf("wrong password: %v", err)
+	}
+	_, err = NewSecureContext(ContextOptions{PFX: []PFX{{Data: []byte("not a pfx")}}})
+	if err == nil || !strings.Contains(err.Error(), "pfx[0]") {
+		t.Errorf("garbage PFX: %v", err)
+	}
+
+	ts := startServer(t, ServerOptions{Context: sc})
+	cl, err := Connect(ClientOptions{Port: portOf(t, ts.addr),
+		ContextOptions: ContextOptions{CA: [][]byte{root.pem}}})
+	if err != nil {
+		t.Fatalf("serving the PFX chain: %v", err)
+	}
+	cl.Close()
+}
+
+func TestContextChainOrderAndCRLInput(t *testing.T) {
+	root := newTestCA(t, "order root")
+	inter := root.intermediate(t, "order intermediate")
+	cert, key, _ := inter.issue(t, leafOpts{dns: []string{"localhost"}})
+	_, err := NewSecureContext(ContextOptions{
+		Cert: [][]byte{append(append([]byte{}, inter.pem...), cert...)}, Key: [][]byte{key}})
+	if err == nil || !strings.Contains(err.Error(), "out of order") {
+		t.Errorf("reversed chain: %v", err)
+	}
+	if _, err := NewSecureContext(ContextOptions{
+		Cert: [][]byte{append(append([]byte{}, cert...), inter.pem...)},
+		Key:  [][]byte{key}}); err != nil {
+		t.Errorf("ordered chain: %v", err)
+	}
+	_, err = NewSecureContext(ContextOptions{CRL: [][]byte{cert}})
+	if err == nil || !strings.Contains(err.Error(), "crl[0]") {
+		t.Errorf("certificate as CRL: %v", err)
+	}
+	_, err = NewSecureContext(ContextOptions{CA: [][]byte{[]byte("junk")}})
+	if err == nil || !strings.Contains(err.Error(), "ca[0]") {
+		t.Errorf("junk CA: %v", err)
+	}
+}
+
+func TestContextProtocolOptions(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   ContextOptions
+		lo, hi uint16
+		err    string
+	}{
+		{"defaults", ContextOptions{}, tls.VersionTLS12, tls.VersionTLS13, ""},
+		{"TLSv1 to TLSv1.2", ContextOptions{MinVersion: "TLSv1", MaxVersion: "TLSv1.2"},
+			tls.VersionTLS10, tls.VersionTLS12, ""},
+		{"TLS_method", ContextOptions{SecureProtocol: "TLS_method"},
+			tls.VersionTLS10, tls.VersionTLS13, ""},
+		{"TLSv1_2_method", ContextOptions{SecureProtocol: "TLSv1_2_method"},
+			tls.VersionTLS12, tls.VersionTLS12, ""},
+		{"TLSv1_1_client_method", ContextOptions{SecureProtocol: "TLSv1_1_client_method"},
+			tls.VersionTLS11, tls.VersionTLS11, ""},
+		{"SSLv3_method", ContextOptions{SecureProtocol: "SSLv3_method"}, 0, 0, "SSL"},
+		{"bogus method", ContextOptions{SecureProtocol: "TLSv9_method"}, 0, 0, "unknown"},
+		{"method with min", ContextOptions{SecureProtocol: "TLS_method",
+			MinVersion: "TLSv1.2"}, 0, 0, "cannot be combined"},
+		{"no TLSv1.3 option", ContextOptions{SecureOptions: OpNoTLSv1_3},
+			tls.VersionTLS12, tls.VersionTLS12, ""},
+		{"no TLSv1 and 1.1", ContextOptions{SecureProtocol: "TLS_method",
+			SecureOptions: OpNoTLSv1 | OpNoTLSv1_1}, tls.VersionTLS12, tls.VersionTLS13, ""},
+		{"all disabled", ContextOptions{SecureOptions: OpNoTLSv1_2 | OpNoTLSv1_3}, 0, 0,
+			"every"},
+		{"engine", ContextOptions{ClientCertEngine: "pkcs11"}, 0, 0, "engines"},
+		{"ciphers", ContextOptions{Ciphers: "ECDHE+AESGCM"}, tls.VersionTLS12,
+			tls.VersionTLS13, ""},
+		{"TLS 1.3 ciphers only", ContextOptions{Ciphers: "TLS_AES_128_GCM_SHA256:" +
+			"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"},
+			tls.VersionTLS13, tls.VersionTLS13, ""},
+		{"some TLS 1.3 ciphers", ContextOptions{Ciphers: "TLS_AES_128_GCM_SHA256:HIGH"},
+			0, 0, "cannot restrict"},
+		{"TLS 1.3 only with max 1.2", ContextOptions{MaxVersion: "TLSv1.2",
+			Ciphers: "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" +
+				"TLS_CHACHA20_POLY1305_SHA256"}, 0, 0, "no TLS 1.2 suite"},
+		{"unknown cipher", ContextOptions{Ciphers: "FOO"}, 0, 0, "unknown cipher"},
+		{"curves", ContextOptions{ECDHCurve: "X25519:prime256v1:P-384"},
+			tls.VersionTLS12, tls.VersionTLS13, ""},
+		{"bad curve", ContextOptions{ECDHCurve: "X448"}, 0, 0, "unsupported curve"},
+		{"ffdhe", ContextOptions{ECDHCurve: "ffdhe2048"}, 0, 0, "no DHE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, err := NewSecureContext(tt.opts)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.MinVersion() != tt.lo || sc.MaxVersion() != tt.hi {
+				t.Errorf("versions %x..%x, want %x..%x", sc.MinVersion(), sc.MaxVersion(),
+					tt.lo, tt.hi)
+			}
+		})
+	}
+}
+
+func TestECDHCurveNegotiated(t *testing.T) {
+	p := newTestPKI(t)
+	ts := startServer(t, ServerOptions{Context: p.context(t, func(o *ContextOptions) {
+		o.ECDHCurve = "P-384"
+	})})
+	c, err := Connect(ClientOptions{Port: portOf(t, ts.addr),
+		ContextOptions: ContextOptions{CA: [][]byte{p.ca.pem}, ECDHCurve: "secp384r1:X25519"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if k := c.EphemeralKeyInfo(); k.Name != "secp384r1" || k.Size != 384 {
+		t.Errorf("EphemeralKeyInfo() = %+v", k)
+	}
+	auto, _ := ParseECDHCurve("auto")
+	if auto != nil {
+		t.Errorf("auto = %v, want nil (crypto/tls defaults)", auto)
+	}
+}
+
+func TestCiphersRestrictNegotiation(t *testing.T) {
+	p := newTestPKI(t)
+	ts := startServer(t, ServerOptions{Context: p.context(t, func(o *ContextOptions) {
+		o.Ciphers = "ECDHE-RSA-AES256-GCM-SHA384"
+		o.MaxVersion = "TLSv1.2"
+	})})
+	c, err := Connect(ClientOptions{Port: portOf(t, ts.addr),
+		ContextOptions: ContextOptions{CA: [][]byte{p.ca.pem}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if ci := c.Cipher(); ci.Name != "ECDHE-RSA-AES256-GCM-SHA384" {
+		t.Errorf("negotiated %+v", ci)
+	}
+	_, err = Connect(ClientOptions{Port: portOf(t, ts.addr), ContextOptions: ContextOptions{
+		CA: [][]byte{p.ca.pem}, Ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256"}})
+	if err == nil {
+		t.Error("handshake without a common suite succeeded")
+	}
+}
+
+func TestDHParam(t *testing.T) {
+	mk := func(bits int) []byte {
+		prime, err := rand.Prime(rand.Reader, bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := asn1.Marshal(struct{ P, G *big.Int }{prime, big.NewInt(2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "DH PARAMETERS", Bytes: der})
+	}
+	sc, err := NewSecureContext(ContextOptions{DHParam: mk(1024)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := sc.Warnings(); len(w) != 1 || !strings.Contains(w[0], "1024") {
+		t.Errorf("warnings %v", w)
+	}
+	if _, err := NewSecureContext(ContextOptions{DHParam: mk(512)}); err == nil ||
+		!strings.Contains(err.Error(), "too small") {
+		t.Errorf("512-bit dhparam: %v", err)
+	}
+	if _, err := NewSecureContext(ContextOptions{DHParam: []byte("x")}); err == nil {
+		t.Error("junk dhparam accepted")
+	}
+}
+
+func TestSetDefaults(t *testing.T) {
+	defer func() {
+		if err := SetDefaults(ProcessDefaults{}); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	if err := SetDefaults(ProcessDefaults{MinVersion: "TLSv1.3",
+		CipherList: "ECDHE+AESGCM", ECDHCurve: "X25519"}); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := NewSecureContext(ContextOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.MinVersion() != tls.VersionTLS13 || len(sc.CipherSuites()) != 4 ||
+		len(sc.Curves()) != 1 {
+		t.Errorf("context ignored the defaults: %x %x %v", sc.MinVersion(),
+			sc.CipherSuites(), sc.Curves())
+	}
+	for _, bad := range []ProcessDefaults{{MinVersion: "TLSv2"},
+		{MinVersion: "TLSv1.3", MaxVersion: "TLSv1.2"}, {CipherList: "NOPE"},
+		{ECDHCurve: "X448"}} {
+		if err := SetDefaults(bad); err == nil {
+			t.Errorf("SetDefaults(%+v) accepted", bad)
+		}
+	}
+}
+
+func TestContextWarnings(t *testing.T) {
+	ca := newTestCA(t, "warn root")
+	cert, key, _ := ca.issue(t, leafOpts{cn: "no-sans",
+		notBefore: time.Now().Add(-48 * time.Hour), notAfter: time.Now().Add(-time.Hour)})
+	sc, err := NewSecureContext(ContextOptions{Cert: [][]byte{cert}, Key: [][]byte{key}})
+	if err != nil {
+		t.Fatalf("Node loads expired certificates; so must we: %v", err)
+	}
+	w := strings.Join(sc.Warnings(), "\n")
+	if !strings.Contains(w, "expired") || !strings.Contains(w, "no subject alternative") {
+		t.Errorf("warnings %q", w)
 	}
 }

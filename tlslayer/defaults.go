@@ -74,6 +74,15 @@ func SetDefaults(d ProcessDefaults) error {
 			d.MinVersion, d.MaxVersion)
 	}
 
+	if d.CipherList != "" {
+		if _, err := ParseCipherList(d.CipherList); err != nil {
+			return fmt.Errorf("%w (default cipher list)", err)
+		}
+	}
+	if _, err := ParseECDHCurve(d.ECDHCurve); err != nil {
+		return fmt.Errorf("%w (default ecdhCurve)", err)
+	}
+
 	defaultsMu.Lock()
 	defaults = d
 	defaultsMu.Unlock()
