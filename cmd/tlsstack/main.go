@@ -2,6 +2,8 @@
 // device, or on a kernel socket for comparison.
 //
 //	tlsstack serve [flags]     serve TLS (see tlsstack serve -h)
+//	tlsstack connect HOST:PORT connect and describe the session
+//	tlsstack ciphers [STRING]  list the suites a cipher string selects
 //	tlsstack version           print the version
 //
 // Exit status: 0 success, 2 bad usage or configuration, 1 failure at run
@@ -31,6 +33,8 @@ const topUsage = `usage: tlsstack <command> [flags]
 
 commands:
   serve     serve TLS on a TUN device's userspace stack, or a kernel socket
+  connect   connect to a TLS server and describe the session, like openssl s_client
+  ciphers   list the cipher suites an OpenSSL cipher string selects
   version   print the version
 
 Run "tlsstack <command> -h" for a command's flags.
@@ -50,6 +54,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		err = serve(args[1:], stderr)
+	case "connect":
+		err = connect(args[1:], stdout, stderr)
+	case "ciphers":
+		err = ciphers(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "tlsstack", version())
 	case "help", "-h", "--help":
