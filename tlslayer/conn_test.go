@@ -233,7 +233,7 @@ func TestPeerCertificateShape(t *testing.T) {
 		len(pc.Subject["OU"]) != 2 || pc.Issuer.Get("CN") != "shape intermediate" {
 		t.Errorf("subject %v issuer %v", pc.Subject, pc.Issuer)
 	}
-	if pc.SubjectAltName != "DNS:localhost, IP Address:127.0.0.1, IP Address:::1" {
+	if pc.SubjectAltName != "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1" {
 		t.Errorf("subjectaltname %q", pc.SubjectAltName)
 	}
 	if pc.InfoAccess["OCSP - URI"][0] != "http://ocsp.test/" ||

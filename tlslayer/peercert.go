@@ -13,6 +13,7 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 )
@@ -197,7 +198,7 @@ func subjectAltName(c *x509.Certificate) string {
 		parts = append(parts, "DNS:"+n)
 	}
 	for _, ip := range c.IPAddresses {
-		parts = append(parts, "IP Address:"+ip.String())
+		parts = append(parts, "IP Address:"+opensslIP(ip))
 	}
 	for _, e := range c.EmailAddresses {
 		parts = append(parts, "email:"+e)
@@ -206,6 +207,19 @@ func subjectAltName(c *x509.Certificate) string {
 		parts = append(parts, "URI:"+u.String())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// opensslIP prints an IP address as OpenSSL (and so Node) does: IPv6 as
+// eight uncompressed groups in uppercase hex, "0:0:0:0:0:0:0:1".
+func opensslIP(ip net.IP) string {
+	if v4 := ip.To4(); v4 != nil || len(ip) != net.IPv6len {
+		return ip.String()
+	}
+	groups := make([]string, 8)
+	for i := range groups {
+		groups[i] = fmt.Sprintf("%X", uint16(ip[2*i])<<8|uint16(ip[2*i+1]))
+	}
+	return strings.Join(groups, ":")
 }
 
 var extKeyUsageOID = map[x509.ExtKeyUsage]string{

@@ -209,7 +209,7 @@ type testPKI struct {
 func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
 	p := &testPKI{ca: newTestCA(t, "tlslayer test root")}
-	o := leafOpts{dns: []string{"localhost", "example.test"}, ips: []string{"127.0.0.1"}}
+	o := leafOpts{dns: []string{"localhost", "example.test"}, ips: []string{"127.0.0.1", "::1"}}
 	p.ecCert, p.ecKey, p.ecLeaf = p.ca.issue(t, o)
 	o.rsa = true
 	p.rsaCert, p.rsaKey, p.rsaLeaf = p.ca.issue(t, o)
