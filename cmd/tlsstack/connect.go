@@ -223,7 +223,8 @@ func connect(args []string, stdout, stderr io.Writer) error {
 				}
 			}
 			if rerr != nil {
-				fmt.Fprintf(stdout, "read: %v\n", rerr)
+				conn.Close()
+				return fmt.Errorf("connect %s: after the handshake: %w", c.target(), rerr)
 			}
 		} else {
 			fmt.Fprintf(stdout, "reconnect %d: %s %s reused=%s\n", i, conn.Protocol(),

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -138,14 +139,18 @@ type server struct {
 	done chan error
 }
 
-// startServer runs tlsstack serve with args in namespace ns and waits until
-// it serves. At the end of the test it is stopped with SIGINT and must exit
-// with status 0.
+// startServer runs tlsstack serve with args in namespace ns (or in this
+// process's namespace when ns is empty) and waits until it serves. At the
+// end of the test it is stopped with SIGINT and must exit with status 0.
 func startServer(t *testing.T, ns string, args ...string) *server {
 	t.Helper()
 	bin := tlsstackBinary(t)
-	full := append([]string{"netns", "exec", ns, bin, "serve"}, args...)
-	s := &server{cmd: exec.Command("ip", full...), log: &syncBuffer{}, done: make(chan error, 1)}
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	if ns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin, "serve"},
+			args...)...)
+	}
+	s := &server{cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {
@@ -184,6 +189,17 @@ func (s *server) stop(t *testing.T) {
 		s.cmd.Process.Kill()
 		t.Errorf("server did not stop within 20s of SIGINT\n%s", s.log)
 	}
+}
+
+// addr returns the address of the first listener, from the log.
+func (s *server) addr(t *testing.T) string {
+	t.Helper()
+	line := s.waitLog(t, "msg=serving")
+	m := regexp.MustCompile(`addr=(\S+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no addr in %q", line)
+	}
+	return m[1]
 }
 
 // waitLog waits up to 5s for a log line containing all of parts and

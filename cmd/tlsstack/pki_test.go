@@ -18,6 +18,10 @@ import (
 // testPKI is a CA and a server certificate it signed, as PEM files.
 type testPKI struct {
 	ca, cert, key string
+
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	leaf   *x509.Certificate
 }
 
 // writeTestPKI makes a CA and a certificate for server.test and
@@ -50,7 +54,7 @@ func writeTestPKI(t *testing.T, dir string) testPKI {
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
@@ -58,10 +62,14 @@ func writeTestPKI(t *testing.T, dir string) testPKI {
 	}
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
 
+	leaf, _ := x509.ParseCertificate(der)
 	p := testPKI{
-		ca:   filepath.Join(dir, "ca.pem"),
-		cert: filepath.Join(dir, "server.pem"),
-		key:  filepath.Join(dir, "server.key"),
+		ca:     filepath.Join(dir, "ca.pem"),
+		cert:   filepath.Join(dir, "server.pem"),
+		key:    filepath.Join(dir, "server.key"),
+		caCert: ca,
+		caKey:  caKey,
+		leaf:   leaf,
 	}
 	writePEM(t, p.ca, "CERTIFICATE", caDER)
 	writePEM(t, p.cert, "CERTIFICATE", der)
