@@ -475,6 +475,14 @@ func runLatency(o *clientOpts) (clientResult, error) {
 				if !at.Before(end) {
 					break
 				}
+				// Bounded in time too: a server that falls a second
+				// behind the schedule fails the run, since the rate was
+				// meant to be below its saturation.
+				if time.Since(at) > time.Second {
+					errs.add(fmt.Errorf("fell more than 1s behind the schedule "+
+						"of %.0f requests/s", o.rate))
+					break
+				}
 				time.Sleep(time.Until(at))
 				h.c.SetDeadline(time.Now().Add(o.timeout))
 				if _, err := h.get(o.path); err != nil {

@@ -35,9 +35,9 @@ func (h *harness) profile(ctx context.Context, live []*system) {
 			return []string{"handshake", "--addr", s.httpAddr, "--workers", "64",
 				"--duration", "2s", "--max", "200000"}
 		}},
-		{"rps-h1-1k-64conn", func(s *system) []string {
+		{"requests-h1-5000rps", func(s *system) []string {
 			return []string{"latency", "--addr", s.httpAddr, "--conns", "64",
-				"--rate", "200000", "--duration", "2s", "--max", "200000"}
+				"--rate", "5000", "--duration", "2s", "--max", "20000"}
 		}},
 	}
 	for _, s := range live {
