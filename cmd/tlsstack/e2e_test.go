@@ -121,7 +121,7 @@ func testBulk(t *testing.T, cli string, srv *server, m servingMode) {
 	// sent, and to the pattern computed here.
 	down := filepath.Join(dir, "down.bin")
 	runIn(t, cli, "curl", "-sS", "-k", "--http1.1", "--max-time", "120", "-o", down,
-		fmt.Sprintf("https://%s/bytes/%d", m.v4, size))
+		fmt.Sprintf("https://%s/bytes/%d?sha256=1", m.v4, size))
 	got := fileSHA256(t, down)
 	want := sha256.New()
 	writePattern(want, size)

@@ -103,7 +103,7 @@ done
 bytes=$((size_mib * 1024 * 1024))
 step "download $size_mib MiB over TLS (HTTP/1.1)"
 down_speed=$(cli curl -sS -k --http1.1 --max-time 300 -o "$work/down.bin" \
-	-w '%{speed_download}' "https://198.19.0.1/bytes/$bytes")
+	-w '%{speed_download}' "https://198.19.0.1/bytes/$bytes?sha256=1")
 got=$(sha256sum "$work/down.bin" | cut -d' ' -f1)
 for _ in $(seq 20); do grep -q "msg=\"bytes sent\".*bytes=$bytes " "$work/server.log" && break; sleep 0.1; done
 sent=$(grep "msg=\"bytes sent\".*bytes=$bytes " "$work/server.log" | tail -1 | sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p')
