@@ -80,6 +80,12 @@ type ClientOptions struct {
 	// OnKeylog receives NSS key-log lines: Node's 'keylog'.
 	OnKeylog func(line []byte, c *Conn)
 
+	// ECHConfigList turns on Encrypted Client Hello with the server's
+	// config list (from NewECHKey or its HTTPS DNS record); the handshake
+	// fails, wrapping ErrECHRejected, if the server does not accept it.
+	// TLS 1.3 only; a Go addition beyond Node.
+	ECHConfigList []byte
+
 	// MinDHSize is Node's minDHSize. crypto/tls never negotiates DHE, so
 	// any value is met; negative values are errors. Default: 1024.
 	MinDHSize int
@@ -227,6 +233,13 @@ func clientHandshake(ctx context.Context, raw net.Conn, o *ClientOptions,
 		cfg.ServerName = serverName
 	}
 	cfg.NextProtos = o.ALPNProtocols
+	if len(o.ECHConfigList) > 0 {
+		cfg.EncryptedClientHelloConfigList = o.ECHConfigList
+		cfg.MinVersion = tls.VersionTLS13
+		// On rejection crypto/tls checks the outer certificate itself,
+		// against these roots and the config's public name.
+		cfg.RootCAs = sc.roots
+	}
 	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo,
 	) (*tls.Certificate, error) {
 		for i := range sc.certs {
@@ -275,6 +288,10 @@ func clientHandshake(ctx context.Context, raw net.Conn, o *ClientOptions,
 
 	c.tc = tls.Client(tr, cfg)
 	if err := c.tc.HandshakeContext(ctx); err != nil {
+		var rej *tls.ECHRejectionError
+		if errors.As(err, &rej) {
+			err = fmt.Errorf("%w: %w", ErrECHRejected, err)
+		}
 		return nil, fmt.Errorf("tlslayer: handshake with %s (%s): %w",
 			raw.RemoteAddr(), serverName, err)
 	}

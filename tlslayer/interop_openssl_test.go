@@ -263,3 +263,15 @@ func TestInteropClientAgainstOpenSSLServer(t *testing.T) {
 		})
 	}
 }
+
+// A client that sends no session ticket extension can only resume by
+// session id, which crypto/tls does not implement: it must get full
+// handshakes, never a pretended resumption.
+func TestInteropOpenSSLClientWithoutTicketsIsNotResumed(t *testing.T) {
+	p := newTestPKI(t)
+	_, addr := greetServer(t, ServerOptions{Context: p.context(t, nil)})
+	out := sClient(t, addr, "-tls1_2", "-no_ticket", "-reconnect")
+	if strings.Contains(out, "Reused,") || strings.Count(out, "New, TLSv1.2") < 6 {
+		t.Errorf("session-id-only client:\n%s", out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,6 +108,10 @@ type ServerOptions struct {
 	// OnKeylog receives key material lines in NSS key-log format, with the
 	// connection they belong to: Node's 'keylog'.
 	OnKeylog func(line []byte, c *Conn)
+
+	// EncryptedClientHelloKeys enables Encrypted Client Hello (TLS 1.3
+	// only; a Go addition beyond Node). See NewECHKey.
+	EncryptedClientHelloKeys []tls.EncryptedClientHelloKey
 }
 
 // Server is Node's tls.Server: a configuration that wraps listeners. One
@@ -121,8 +126,8 @@ type Server struct {
 	closed    bool
 	listeners map[*listener]struct{}
 	idle      chan struct{} // closed when closed and conns reach zero
-	exact     map[string]*SecureContext
-	wildcards []sniEntry
+	defCtx    *SecureContext
+	sni       []sniEntry
 	configs   map[*SecureContext]*tls.Config
 
 	// root is what tls.Server gets: everything else is decided per
@@ -131,8 +136,8 @@ type Server struct {
 }
 
 type sniEntry struct {
-	suffix string // ".example.com" for "*.example.com"
-	ctx    *SecureContext
+	pattern *regexp.Regexp
+	ctx     *SecureContext
 }
 
 // NewServer checks opts and returns a Server. It does not listen.
@@ -175,10 +180,13 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		opts:      opts,
 		listeners: make(map[*listener]struct{}),
 		idle:      make(chan struct{}),
-		exact:     make(map[string]*SecureContext),
+		defCtx:    opts.Context,
 		configs:   make(map[*SecureContext]*tls.Config),
 	}
-	s.root = &tls.Config{GetConfigForClient: s.configForClient}
+	// ECH is decrypted before GetConfigForClient runs, so its keys live
+	// on the root configuration.
+	s.root = &tls.Config{GetConfigForClient: s.configForClient,
+		EncryptedClientHelloKeys: opts.EncryptedClientHelloKeys}
 	keys := opts.TicketKeys
 	if keys == nil {
 		keys = make([]byte, TicketKeysLen)
@@ -193,14 +201,17 @@ func NewServer(opts ServerOptions) (*Server, error) {
 }
 
 // Context returns the server's default SecureContext.
-func (s *Server) Context() *SecureContext { return s.opts.Context }
+func (s *Server) Context() *SecureContext {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.defCtx
+}
 
-// AddContext serves ctx to clients whose SNI name is hostname: Node's
-// server.addContext(). hostname is an exact name or a wildcard
-// "*.example.com", which matches exactly one label. Names are compared
-// without case and without a trailing dot. Exact names win over
-// wildcards; among wildcards the first added wins. Adding a name again
-// replaces its context.
+// AddContext serves ctx to clients whose SNI name matches hostname: Node's
+// server.addContext(). hostname is an exact name or a pattern in which
+// each '*' stands for any run of characters within one label
+// ("*.example.com", "*"). As in Node, the most recently added match wins.
+// Unlike Node, names are compared without case and without a trailing dot.
 func (s *Server) AddContext(hostname string, ctx *SecureContext) error {
 	if ctx == nil {
 		return fmt.Errorf("tlslayer: addContext %q: nil context", hostname)
@@ -212,26 +223,30 @@ func (s *Server) AddContext(hostname string, ctx *SecureContext) error {
 	if h == "" {
 		return errors.New("tlslayer: addContext: empty hostname")
 	}
+	parts := strings.Split(h, "*")
+	for i := range parts {
+		parts[i] = regexp.QuoteMeta(parts[i])
+	}
+	re, err := regexp.Compile("^(?:" + strings.Join(parts, "[^.]*") + ")$")
+	if err != nil {
+		return fmt.Errorf("tlslayer: addContext %q: %w", hostname, err)
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rest, ok := strings.CutPrefix(h, "*."); ok {
-		if rest == "" || strings.Contains(rest, "*") {
-			return fmt.Errorf("tlslayer: addContext %q: bad wildcard", hostname)
-		}
-		for i := range s.wildcards {
-			if s.wildcards[i].suffix == "."+rest {
-				s.wildcards[i].ctx = ctx
-				return nil
-			}
-		}
-		s.wildcards = append(s.wildcards, sniEntry{suffix: "." + rest, ctx: ctx})
-		return nil
+	s.sni = append(s.sni, sniEntry{pattern: re, ctx: ctx})
+	s.mu.Unlock()
+	return nil
+}
+
+// SetSecureContext replaces the default context for connections that
+// start afterwards, for example to reload certificates: Node's
+// server.setSecureContext(). Open connections are not affected.
+func (s *Server) SetSecureContext(ctx *SecureContext) error {
+	if ctx == nil || len(ctx.certs) == 0 {
+		return errors.New("tlslayer: setSecureContext: context has no certificate")
 	}
-	if strings.Contains(h, "*") {
-		return fmt.Errorf("tlslayer: addContext %q: a wildcard must be the whole "+
-			"first label", hostname)
-	}
-	s.exact[h] = ctx
+	s.mu.Lock()
+	s.defCtx = ctx
+	s.mu.Unlock()
 	return nil
 }
 
@@ -242,6 +257,9 @@ func normalizeHost(h string) string {
 // contextFor picks the SecureContext for an SNI name.
 func (s *Server) contextFor(serverName string) (*SecureContext, error) {
 	name := normalizeHost(serverName)
+	s.mu.Lock()
+	def := s.defCtx
+	s.mu.Unlock()
 	if s.opts.SNICallback != nil {
 		ctx, err := s.opts.SNICallback(name)
 		if err != nil {
@@ -250,24 +268,19 @@ func (s *Server) contextFor(serverName string) (*SecureContext, error) {
 		if ctx != nil {
 			return ctx, nil
 		}
-		return s.opts.Context, nil
+		return def, nil
 	}
 	if name == "" {
-		return s.opts.Context, nil
+		return def, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ctx, ok := s.exact[name]; ok {
-		return ctx, nil
-	}
-	if dot := strings.IndexByte(name, '.'); dot > 0 {
-		for _, w := range s.wildcards {
-			if name[dot:] == w.suffix {
-				return w.ctx, nil
-			}
+	for i := len(s.sni) - 1; i >= 0; i-- {
+		if s.sni[i].pattern.MatchString(name) {
+			return s.sni[i].ctx, nil
 		}
 	}
-	return s.opts.Context, nil
+	return def, nil
 }
 
 // configFor returns the server tls.Config prepared for ctx, shared by all
@@ -491,7 +504,7 @@ func (s *Server) clientError(err error, remote net.Addr) {
 // error after reporting it.
 func (s *Server) handshake(ctx context.Context, raw net.Conn) (*Conn, error) {
 	tr := &trackedConn{Conn: raw}
-	c := &Conn{raw: tr, isServer: true, ctx: s.opts.Context}
+	c := &Conn{raw: tr, isServer: true, ctx: s.Context()}
 	tr.owner = c
 	c.tc = tls.Server(tr, s.root)
 	remote := raw.RemoteAddr()

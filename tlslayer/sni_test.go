@@ -33,6 +33,7 @@ func TestServerSNIContexts(t *testing.T) {
 		{"API.Example.COM", exactCN},
 		{"www.example.com", wildCN},
 		{"a.b.example.com", "localhost"}, // a wildcard covers one label only
+		{"example.com.", "localhost"},
 		{"example.com", "localhost"},
 		{"", "localhost"},
 	} {
@@ -45,10 +46,8 @@ func TestServerSNIContexts(t *testing.T) {
 		}
 	}
 
-	for _, bad := range []string{"", "a.*.example.com", "*."} {
-		if err := ts.srv.AddContext(bad, exact); err == nil {
-			t.Errorf("AddContext(%q) accepted", bad)
-		}
+	if err := ts.srv.AddContext("", exact); err == nil {
+		t.Error("AddContext with an empty name accepted")
 	}
 	if err := ts.srv.AddContext("x.test", nil); err == nil {
 		t.Error("AddContext with nil context accepted")
@@ -91,5 +90,60 @@ func TestServerSNICallback(t *testing.T) {
 	}
 	if seen[0] != "cb.test" {
 		t.Errorf("callback saw %q, want the normalized name", seen[0])
+	}
+}
+
+func TestServerSNILastAddedWins(t *testing.T) {
+	p := newTestPKI(t)
+	mk := func(cn string) *SecureContext {
+		cert, key, _ := p.ca.issue(t, leafOpts{cn: cn, dns: []string{"x.test"}})
+		sc, err := NewSecureContext(ContextOptions{Cert: [][]byte{cert}, Key: [][]byte{key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	ts := startServer(t, ServerOptions{Context: p.context(t, nil)})
+	steps := []struct {
+		pattern, cn string
+		sni, want   string
+	}{
+		{"api.example.com", "exact", "api.example.com", "exact"},
+		{"*.example.com", "wild", "api.example.com", "wild"}, // Node: newest first
+		{"*", "single-label", "intranet", "single-label"},
+		{"", "", "deep.api.example.com", "localhost"},
+	}
+	for _, st := range steps {
+		if st.pattern != "" {
+			if err := ts.srv.AddContext(st.pattern, mk(st.cn)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := dialTLS(t, ts.addr, &tls.Config{InsecureSkipVerify: true, ServerName: st.sni})
+		if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != st.want {
+			t.Errorf("after adding %q, SNI %q got %q, want %q", st.pattern, st.sni, cn, st.want)
+		}
+	}
+}
+
+func TestServerSetSecureContextReloads(t *testing.T) {
+	p := newTestPKI(t)
+	ts := startServer(t, ServerOptions{Context: p.context(t, nil)})
+	old := dialTLS(t, ts.addr, &tls.Config{InsecureSkipVerify: true})
+	cert, key, _ := p.ca.issue(t, leafOpts{cn: "reloaded", dns: []string{"localhost"}})
+	sc, err := NewSecureContext(ContextOptions{Cert: [][]byte{cert}, Key: [][]byte{key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.srv.SetSecureContext(sc); err != nil {
+		t.Fatal(err)
+	}
+	c := dialTLS(t, ts.addr, &tls.Config{InsecureSkipVerify: true})
+	if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "reloaded" {
+		t.Errorf("new connection got %q", cn)
+	}
+	echo(t, old) // the old connection is not dropped
+	if err := ts.srv.SetSecureContext(nil); err == nil {
+		t.Error("nil context accepted")
 	}
 }
