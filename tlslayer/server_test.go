@@ -402,3 +402,28 @@ type pipeAddr struct{}
 
 func (pipeAddr) Network() string { return "pipe" }
 func (pipeAddr) String() string  { return "pipe" }
+
+func TestServerALPNCallbackAndAddrs(t *testing.T) {
+	p := newTestPKI(t)
+	var offered []string
+	ts := startServer(t, ServerOptions{Context: p.context(t, nil),
+		ALPNCallback: func(sn string, protos []string) string {
+			offered = protos
+			return protos[len(protos)-1]
+		}})
+	c := dialTLS(t, ts.addr, &tls.Config{RootCAs: p.rootPool(), ServerName: "localhost",
+		NextProtos: []string{"h2", "http/1.1"}})
+	if got := c.ConnectionState().NegotiatedProtocol; got != "http/1.1" ||
+		len(offered) != 2 {
+		t.Errorf("callback chose %q from %v", got, offered)
+	}
+	if _, err := NewServer(ServerOptions{Context: p.context(t, nil),
+		ALPNProtocols: []string{"h2"}, ALPNCallback: func(string, []string) string {
+			return ""
+		}}); err == nil {
+		t.Error("ALPNCallback with ALPNProtocols accepted")
+	}
+	if a := ts.srv.Addrs(); len(a) != 1 || a[0].String() != ts.addr {
+		t.Errorf("Addrs() = %v, want %s", a, ts.addr)
+	}
+}
