@@ -56,6 +56,7 @@ func TestConnectAuthorization(t *testing.T) {
 	futureOpts.notAfter = time.Now().Add(48 * time.Hour)
 	future, futureKey, _ := root.issue(t, futureOpts)
 	wrongName, wrongNameKey, _ := root.issue(t, leafOpts{dns: []string{"elsewhere.test"}})
+	noSAN, noSANKey, _ := root.issue(t, leafOpts{cn: "localhost"})
 	selfCert, selfKey, err := SelfSigned([]string{"localhost"})
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +86,8 @@ func TestConnectAuthorization(t *testing.T) {
 			CodeCertNotYetValid},
 		{"wrong host", [][]byte{wrongName}, wrongNameKey, [][]byte{root.pem},
 			CodeAltNameInvalid},
+		// Node falls back to the common name when there are no DNS SANs.
+		{"no SANs, CN matches", [][]byte{noSAN}, noSANKey, [][]byte{root.pem}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -379,5 +382,22 @@ func TestConnectRejectsBadOptions(t *testing.T) {
 		if _, err := Connect(o); err == nil || !strings.HasPrefix(err.Error(), "tlslayer: ") {
 			t.Errorf("Connect(%+v) = %v", o, err)
 		}
+	}
+}
+
+func TestConnectServerNameCaseAndTrailingDot(t *testing.T) {
+	p := newTestPKI(t)
+	ts := startServer(t, ServerOptions{Context: p.context(t, nil)})
+	c, err := Connect(ClientOptions{Port: portOf(t, ts.addr), ServerName: "LocalHost.",
+		ContextOptions: ContextOptions{CA: [][]byte{p.ca.pem}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !c.Authorized() {
+		t.Errorf("not authorized: %s", c.AuthorizationError())
+	}
+	if sn := nextAccepted(t, ts).ServerName(); !strings.EqualFold(sn, "localhost") {
+		t.Errorf("server saw SNI %q", sn)
 	}
 }
