@@ -40,7 +40,8 @@ func issuerOf(cert *tls.Certificate, cas []*x509.Certificate) *x509.Certificate 
 		}
 	}
 	for _, ca := range cas {
-		if bytes.Equal(ca.RawSubject, leaf.RawIssuer) && leaf.CheckSignatureFrom(ca) == nil {
+		if bytes.Equal(ca.RawSubject, leaf.RawIssuer) && !bytes.Equal(ca.Raw, leaf.Raw) &&
+			leaf.CheckSignatureFrom(ca) == nil {
 			return ca
 		}
 	}

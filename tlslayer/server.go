@@ -97,11 +97,13 @@ type ServerOptions struct {
 	// resume at all: crypto/tls has no session-id resumption.
 	OnNewSession func(id, data []byte) error
 	// OnResumeSession looks a session up in the external store: Node's
-	// 'resumeSession'. Return nil data for a miss. A session stored by
-	// one server resumes on any server sharing the store.
+	// 'resumeSession'. Return nil data for a miss (a full handshake
+	// follows); an error ends the connection, as in Node. A session stored
+	// by one server resumes on any server sharing the store.
 	OnResumeSession func(id []byte) (data []byte, err error)
 	// OnOCSPRequest returns the OCSP response to staple for cert, issued
-	// by issuer (nil if unknown): Node's 'OCSPRequest'. It is called only
+	// by issuer (nil if self-signed or not found in the chain or the
+	// context's CAs): Node's 'OCSPRequest'. It is called only
 	// when the client asks for stapling. A nil response staples nothing;
 	// an error fails the handshake.
 	OnOCSPRequest func(cert, issuer *x509.Certificate) ([]byte, error)

@@ -179,7 +179,8 @@ func (s *Server) unwrapSession(c *Conn, sc *SecureContext, identity []byte,
 	if s.opts.OnResumeSession != nil && len(identity) == 32 {
 		data, err := s.opts.OnResumeSession(identity)
 		if err != nil {
-			return nil, nil // treat a failed lookup as a miss, as Node does
+			// Node: callback(err) terminates the incoming connection.
+			return nil, fmt.Errorf("tlslayer: resume session callback: %w", err)
 		}
 		env = data
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -180,5 +182,29 @@ func TestTicketKeysGetSet(t *testing.T) {
 	if _, err := NewServer(ServerOptions{Context: p.context(t, nil),
 		TicketKeys: make([]byte, 16)}); !errors.Is(err, ErrTicketKeysLength) {
 		t.Errorf("NewServer with 16-byte keys: %v", err)
+	}
+}
+
+func TestResumeSessionCallbackErrorEndsConnection(t *testing.T) {
+	p := newTestPKI(t)
+	store := newMapStore()
+	var fail atomic.Bool
+	ts := startServer(t, ServerOptions{Context: p.context(t, nil), OnNewSession: store.put,
+		OnResumeSession: func(id []byte) ([]byte, error) {
+			if fail.Load() {
+				return nil, errors.New("store unreachable")
+			}
+			return store.get(id)
+		}})
+	s, _ := sessionFrom(t, ts, p, VersionTLS12, nil)
+	fail.Store(true)
+	_, err := Connect(ClientOptions{Port: portOf(t, ts.addr), Session: s,
+		ContextOptions: ContextOptions{CA: [][]byte{p.ca.pem}, MaxVersion: VersionTLS12}})
+	if err == nil {
+		t.Fatal("handshake succeeded although the store failed")
+	}
+	if err := ts.waitClientError(t, 5*time.Second); err == nil ||
+		!strings.Contains(err.Error(), "store unreachable") {
+		t.Errorf("client error %v", err)
 	}
 }

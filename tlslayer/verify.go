@@ -60,6 +60,7 @@ type VerifyError struct {
 	Err  error
 }
 
+// Error formats the code, OpenSSL's text for it and the detail.
 func (e *VerifyError) Error() string {
 	msg := codeMessages[e.Code]
 	if msg == "" {
@@ -71,6 +72,7 @@ func (e *VerifyError) Error() string {
 	return fmt.Sprintf("tlslayer: %s: %s", e.Code, msg)
 }
 
+// Unwrap returns the underlying crypto/x509 or identity error.
 func (e *VerifyError) Unwrap() error { return e.Err }
 
 // verifyChain checks a peer's certificates against the context's CAs (or
