@@ -35,6 +35,10 @@ type Conn struct {
 	ticket     []byte
 	onSession  func(session []byte, c *Conn)
 	localCert  *tls.Certificate
+
+	// resumedAt is when the resumed session was first made; set and read
+	// only by the handshake.
+	resumedAt time.Time
 }
 
 // TLS returns the underlying *tls.Conn. Closing it closes this Conn too

@@ -347,8 +347,8 @@ func (s *Server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error
 		return cert, err
 	}
 
-	cfg.WrapSession = func(_ tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-		return s.wrapSession(c, sc, ss)
+	cfg.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		return s.wrapSession(c, sc, cs, ss)
 	}
 	cfg.UnwrapSession = func(id []byte, _ tls.ConnectionState) (*tls.SessionState, error) {
 		return s.unwrapSession(c, sc, id)

@@ -90,26 +90,26 @@ func sealEnvelope(ss *tls.SessionState, created time.Time, sidCtx string) ([]byt
 	return append(b, state...), nil
 }
 
-// openEnvelope returns the session, or nil when it is malformed, from
-// another session-id context, or older than timeout.
+// openEnvelope returns the session and its creation time, or nil when it
+// is malformed, from another session-id context, or older than timeout.
 func openEnvelope(b []byte, sidCtx string, timeout time.Duration,
-	now time.Time) *tls.SessionState {
+	now time.Time) (*tls.SessionState, time.Time) {
 	if len(b) < 10 || b[0] != envelopeV1 {
-		return nil
+		return nil, time.Time{}
 	}
 	created := time.Unix(int64(binary.BigEndian.Uint64(b[1:9])), 0)
 	n := int(b[9])
 	if len(b) < 10+n || string(b[10:10+n]) != sidCtx {
-		return nil
+		return nil, time.Time{}
 	}
 	if now.Sub(created) > timeout || created.After(now.Add(time.Minute)) {
-		return nil
+		return nil, time.Time{}
 	}
 	ss, err := tls.ParseSessionState(b[10+n:])
 	if err != nil {
-		return nil
+		return nil, time.Time{}
 	}
-	return ss
+	return ss, created
 }
 
 // ticketKeyring holds a server's current ticket keys; SetTicketKeys swaps
@@ -150,9 +150,16 @@ func (s *Server) SetTicketKeys(keys []byte) error { return s.tickets.set(keys) }
 
 // wrapSession makes the ticket (or, with an external store, the session
 // id) for a new session on c.
-func (s *Server) wrapSession(c *Conn, sc *SecureContext, ss *tls.SessionState,
-) ([]byte, error) {
-	env, err := sealEnvelope(ss, time.Now(), sc.opts.SessionIDContext)
+func (s *Server) wrapSession(c *Conn, sc *SecureContext, cs tls.ConnectionState,
+	ss *tls.SessionState) ([]byte, error) {
+	// A TLS 1.2 resumption continues the same session, so its new ticket
+	// keeps the original creation time and SessionTimeout still counts
+	// from the first handshake. TLS 1.3 derives a new session each time.
+	created := time.Now()
+	if cs.Version < tls.VersionTLS13 && !c.resumedAt.IsZero() {
+		created = c.resumedAt
+	}
+	env, err := sealEnvelope(ss, created, sc.opts.SessionIDContext)
 	if err != nil {
 		return nil, err
 	}
@@ -190,9 +197,10 @@ func (s *Server) unwrapSession(c *Conn, sc *SecureContext, identity []byte,
 	if env == nil {
 		return nil, nil
 	}
-	ss := openEnvelope(env, sidCtx, s.opts.SessionTimeout, time.Now())
+	ss, created := openEnvelope(env, sidCtx, s.opts.SessionTimeout, time.Now())
 	if ss != nil {
 		c.setSession(env)
+		c.resumedAt = created
 	}
 	return ss, nil
 }

@@ -208,3 +208,19 @@ func TestResumeSessionCallbackErrorEndsConnection(t *testing.T) {
 		t.Errorf("client error %v", err)
 	}
 }
+
+func TestSessionTimeoutCountsFromFirstHandshakeInTLS12(t *testing.T) {
+	p := newTestPKI(t)
+	ts := startServer(t, ServerOptions{Context: p.context(t, nil),
+		SessionTimeout: 3 * time.Second})
+	s, _ := sessionFrom(t, ts, p, VersionTLS12, nil)
+	time.Sleep(1200 * time.Millisecond)
+	s2, reused := sessionFrom(t, ts, p, VersionTLS12, s)
+	if !reused {
+		t.Fatal("not resumed within the timeout")
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if _, reused := sessionFrom(t, ts, p, VersionTLS12, s2); reused {
+		t.Error("the ticket from the resumption extended the session past its timeout")
+	}
+}
