@@ -285,6 +285,11 @@ func (s *Server) contextFor(serverName string) (*SecureContext, error) {
 	return def, nil
 }
 
+// maxCachedConfigs bounds the per-context configurations kept, so that an
+// SNI callback making a fresh context per handshake, or many certificate
+// reloads, cannot grow the cache without limit.
+const maxCachedConfigs = 64
+
 // configFor returns the server tls.Config prepared for ctx, shared by all
 // connections that use ctx (each clones it).
 func (s *Server) configFor(ctx *SecureContext) *tls.Config {
@@ -299,6 +304,9 @@ func (s *Server) configFor(ctx *SecureContext) *tls.Config {
 		// Missing and untrusted certificates are both judged in
 		// verifyClient, so both get a Node code.
 		cfg.ClientAuth = tls.RequestClientCert
+	}
+	if len(s.configs) >= maxCachedConfigs {
+		clear(s.configs)
 	}
 	s.configs[ctx] = cfg
 	return cfg

@@ -427,3 +427,23 @@ func TestServerALPNCallbackAndAddrs(t *testing.T) {
 		t.Errorf("Addrs() = %v, want %s", a, ts.addr)
 	}
 }
+
+func TestServerOldProtocolsWhenAllowed(t *testing.T) {
+	p := newTestPKI(t)
+	ts := startServer(t, ServerOptions{Context: p.context(t, func(o *ContextOptions) {
+		o.MinVersion = "TLSv1"
+	})})
+	strict := startServer(t, ServerOptions{Context: p.context(t, nil)})
+	for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
+		cfg := &tls.Config{RootCAs: p.rootPool(), ServerName: "localhost",
+			MinVersion: v, MaxVersion: v}
+		dialTLS(t, ts.addr, cfg)
+		sc := nextAccepted(t, ts)
+		if sc.Protocol() != VersionName(v) || sc.Cipher().Version == "" {
+			t.Errorf("%s: protocol %s cipher %+v", VersionName(v), sc.Protocol(), sc.Cipher())
+		}
+		if _, err := tls.Dial("tcp", strict.addr, cfg); err == nil {
+			t.Errorf("%s accepted by a TLSv1.2 minimum", VersionName(v))
+		}
+	}
+}
