@@ -296,6 +296,13 @@ func newTLSServer(c *serveConfig, log *slog.Logger) (*tlslayer.Server, error) {
 		OnClientError: func(err error, remote net.Addr) {
 			log.Info("tls client error", "peer", remote, "err", err)
 		},
+		OnSecureConnection: func(conn *tlslayer.Conn) {
+			if log.Enabled(context.Background(), slog.LevelDebug) {
+				log.Debug("tls connection", "peer", conn.RemoteAddr(), "sni",
+					conn.ServerName(), "alpn", conn.ALPNProtocol(), "proto", conn.Protocol(),
+					"cipher", conn.Cipher().Name, "resumed", conn.IsSessionReused())
+			}
+		},
 	}
 	if c.ticketKeysFile != "" {
 		if so.TicketKeys, err = readFileFlag("--ticket-keys-file", c.ticketKeysFile); err != nil {
