@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -273,5 +274,82 @@ func TestInteropOpenSSLClientWithoutTicketsIsNotResumed(t *testing.T) {
 	out := sClient(t, addr, "-tls1_2", "-no_ticket", "-reconnect")
 	if strings.Contains(out, "Reused,") || strings.Count(out, "New, TLSv1.2") < 6 {
 		t.Errorf("session-id-only client:\n%s", out)
+	}
+}
+
+func TestInteropOpenSSLClientCertificatesKeylogGroupsCiphers(t *testing.T) {
+	p := newTestPKI(t)
+	clientCert, clientKey, _ := p.ca.issue(t, leafOpts{cn: "openssl-client", client: true})
+	accepted := make(chan *Conn, 4)
+	var keylog bytes.Buffer
+	var mu sync.Mutex
+	_, addr := greetServer(t, ServerOptions{
+		Context: p.context(t, func(o *ContextOptions) {
+			o.CA = [][]byte{p.ca.pem}
+			o.ECDHCurve = "P-384:X25519"
+			o.Ciphers = "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384"
+		}),
+		RequestCert: true, AllowUnauthorized: true,
+		OnSecureConnection: func(c *Conn) { accepted <- c },
+		OnKeylog: func(line []byte, _ *Conn) {
+			mu.Lock()
+			keylog.Write(line)
+			mu.Unlock()
+		}})
+	f := writeFiles(t, map[string][]byte{"cert.pem": clientCert, "key.pem": clientKey,
+		"ca.pem": p.ca.pem})
+	clientLog := filepath.Join(filepath.Dir(f["ca.pem"]), "keylog.txt")
+
+	// The client prefers P-256 (which its ECDSA P-256 peer certificate
+	// needs in TLS 1.2); the server's ecdhCurve order picks P-384.
+	out := sClient(t, addr, "-tls1_2", "-cert", f["cert.pem"], "-key", f["key.pem"],
+		"-CAfile", f["ca.pem"], "-keylogfile", clientLog, "-groups", "P-256:P-384",
+		"-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384")
+	if !strings.Contains(out, "Cipher is ECDHE-ECDSA-AES256-GCM-SHA384") ||
+		!regexp.MustCompile(`Server Temp Key: ECDH, (P-384|secp384r1)`).MatchString(out) {
+		t.Errorf("cipher or group not as configured:\n%s", out)
+	}
+	sc := recvConn(t, accepted, out)
+	if !sc.Authorized() || sc.PeerCertificate(false).Subject.Get("CN") != "openssl-client" {
+		t.Errorf("client certificate: authorized %v (%s)", sc.Authorized(),
+			sc.AuthorizationError())
+	}
+	theirs, err := os.ReadFile(clientLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	ours := keylog.String()
+	mu.Unlock()
+	for _, line := range strings.Split(strings.TrimSpace(string(theirs)), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !strings.Contains(ours, line) {
+			t.Errorf("openssl key-log line missing from ours: %q\nours:\n%s", line, ours)
+		}
+	}
+
+	// Without a certificate the connection is kept, unauthorized.
+	out = sClient(t, addr, "-tls1_3", "-CAfile", f["ca.pem"])
+	if sc := recvConn(t, accepted, out); sc.Authorized() || sc.AuthorizationError() != CodeUnableToGetIssuerCert {
+		t.Errorf("no client certificate: authorized %v code %q", sc.Authorized(),
+			sc.AuthorizationError())
+	}
+	// A suite outside the cipher list is refused.
+	out = sClient(t, addr, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256")
+	if strings.Contains(out, "Cipher is ECDHE-ECDSA-AES128-GCM-SHA256") {
+		t.Errorf("suite outside the list negotiated:\n%s", out)
+	}
+}
+
+func recvConn(t *testing.T, ch chan *Conn, peerOutput string) *Conn {
+	t.Helper()
+	select {
+	case c := <-ch:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no connection completed; peer said:\n%s", peerOutput)
+		return nil
 	}
 }
