@@ -35,6 +35,13 @@ type Config struct {
 	// than one makes a multi-queue device, whose queues the kernel feeds
 	// by flow hash. Zero means one.
 	Queues int
+
+	// DisableOffload opens the queues without virtio-net headers, so that
+	// every packet crosses the device at MTU size with a complete
+	// checksum. By default (false) Create asks the kernel for checksum
+	// and TCP segmentation offload in both directions, and falls back to
+	// plain queues when it refuses; Device.Offload reports the outcome.
+	DisableOffload bool
 }
 
 // Device is an open TUN device. Its methods are safe for concurrent use;
@@ -45,6 +52,7 @@ type Device struct {
 	fds     []int
 	created bool // the device did not exist before Create
 	routes  []netlink.Route
+	offload Offload
 }
 
 // Create opens the TUN device cfg.Name, creating it if it does not exist,
@@ -66,13 +74,9 @@ func Create(cfg Config) (*Device, error) {
 	}
 	d := &Device{name: cfg.Name, mtu: cfg.MTU, created: !existed}
 
-	for i := 0; i < cfg.Queues; i++ {
-		fd, err := openQueue(cfg.Name, cfg.Queues > 1)
-		if err != nil {
-			d.Close()
-			return nil, err
-		}
-		d.fds = append(d.fds, fd)
+	if err := d.openQueues(cfg); err != nil {
+		d.Close()
+		return nil, err
 	}
 
 	if err := d.configure(cfg); err != nil {
@@ -129,9 +133,9 @@ func checkExisting(name string) (bool, error) {
 	return true, nil
 }
 
-// openQueue opens one queue of the device and returns a non-blocking
-// file descriptor that the caller owns.
-func openQueue(name string, multi bool) (int, error) {
+// openQueuePlain opens one queue of the device, without virtio-net
+// headers, and returns a non-blocking file descriptor that the caller owns.
+func openQueuePlain(name string, multi bool) (int, error) {
 	ifce, err := water.New(water.Config{
 		DeviceType: water.TUN,
 		PlatformSpecificParams: water.PlatformSpecificParams{

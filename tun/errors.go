@@ -21,3 +21,7 @@ var (
 	// ErrBadConfig means a field of Config is invalid.
 	ErrBadConfig = errors.New("bad configuration")
 )
+
+// ErrOffloadRefused means the kernel refused virtio-net headers or some
+// offload feature; Device.Offload reports it, and the device works without.
+var ErrOffloadRefused = errors.New("offload refused by the kernel")

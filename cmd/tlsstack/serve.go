@@ -31,6 +31,7 @@ type serveConfig struct {
 	addrs              []netip.Prefix
 	mtu                int
 	queues             int
+	offload            bool // TUN checksum and segmentation offload
 	ports              []uint16
 	kernel             string // host:port of a kernel socket; empty for TUN mode
 	tls                contextFlags
@@ -71,6 +72,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		"(default "+strings.Join(defaultAddrs, ", ")+")")
 	fs.IntVar(&c.mtu, "mtu", tun.DefaultMTU, "MTU of the TUN device")
 	fs.IntVar(&c.queues, "queues", 1, "TUN queues (multi-queue device when > 1)")
+	fs.BoolVar(&c.offload, "offload", true, "TUN checksum and TCP segmentation offload "+
+		"(virtio-net headers) where the kernel allows it")
 	fs.Var(&listens, "listen", "TCP port(s) to serve TLS on; repeatable (default 443)")
 	fs.StringVar(&c.kernel, "kernel", "", "serve on this kernel socket `ADDR:PORT` "+
 		"instead of the TUN device")
@@ -402,6 +405,8 @@ func openListeners(c *serveConfig, log *slog.Logger) ([]net.Listener, func(), er
 		MTU:      c.mtu,
 		Prefixes: c.addrs,
 		Queues:   c.queues,
+
+		DisableOffload: !c.offload,
 	})
 	if err != nil {
 		if errors.Is(err, tun.ErrBadMTU) || errors.Is(err, tun.ErrBadConfig) ||
@@ -429,7 +434,11 @@ func openListeners(c *serveConfig, log *slog.Logger) ([]net.Listener, func(), er
 		}
 	}
 	log.Info("TUN device up", "dev", dev.Name(), "mtu", dev.MTU(), "queues", len(dev.FDs()),
-		"created", dev.Created())
+		"created", dev.Created(), "offload", dev.Offload())
+	if err := dev.Offload().Err; err != nil {
+		log.Warn("TUN offload refused; packets cross the device at MTU size", "dev",
+			dev.Name(), "err", err)
+	}
 
 	var ls []net.Listener
 	for _, port := range c.ports {
