@@ -519,10 +519,7 @@ func (s *Server) handshake(ctx context.Context, raw net.Conn) (*Conn, error) {
 	c.tc = tls.Server(tr, s.root)
 	remote := raw.RemoteAddr()
 
-	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
-	err := c.tc.HandshakeContext(hctx)
-	timedOut := errors.Is(hctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-	cancel()
+	timedOut, err := s.runHandshake(ctx, c, raw)
 	if err != nil {
 		if timedOut {
 			err = fmt.Errorf("tlslayer: handshake with %s: %w after %s",
@@ -543,6 +540,30 @@ func (s *Server) handshake(ctx context.Context, raw net.Conn) (*Conn, error) {
 		s.opts.OnSecureConnection(c)
 	}
 	return c, nil
+}
+
+// runHandshake bounds the handshake by HandshakeTimeout. A deadline on the
+// raw connection does it without the watcher goroutine a context costs;
+// connections that refuse deadlines get the context instead.
+func (s *Server) runHandshake(ctx context.Context, c *Conn, raw net.Conn,
+) (timedOut bool, err error) {
+	deadline := time.Now().Add(s.opts.HandshakeTimeout)
+	if raw.SetDeadline(deadline) == nil {
+		err = c.tc.HandshakeContext(ctx)
+		if err == nil {
+			if err = raw.SetDeadline(time.Time{}); err != nil {
+				err = fmt.Errorf("clear handshake deadline: %w", err)
+			}
+			return false, err
+		}
+		var ne net.Error
+		return errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(deadline), err
+	}
+
+	hctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	err = c.tc.HandshakeContext(hctx)
+	return errors.Is(hctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil, err
 }
 
 // listener is the net.Listener returned by Server.Listen.

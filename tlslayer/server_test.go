@@ -1,6 +1,7 @@
 package tlslayer
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -445,5 +446,26 @@ func TestServerOldProtocolsWhenAllowed(t *testing.T) {
 		if _, err := tls.Dial("tcp", strict.addr, cfg); err == nil {
 			t.Errorf("%s accepted by a TLSv1.2 minimum", VersionName(v))
 		}
+	}
+}
+
+// noDeadlineConn is a connection that refuses deadlines, as some
+// userspace transports might.
+type noDeadlineConn struct{ net.Conn }
+
+func (noDeadlineConn) SetDeadline(time.Time) error { return errors.New("no deadlines") }
+
+func TestServerHandshakeTimeoutWithoutDeadlines(t *testing.T) {
+	p := newTestPKI(t)
+	srv, err := NewServer(ServerOptions{Context: p.context(t, nil),
+		HandshakeTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	_, err = srv.Wrap(context.Background(), noDeadlineConn{b})
+	if !errors.Is(err, ErrHandshakeTimeout) {
+		t.Errorf("err = %v, want ErrHandshakeTimeout", err)
 	}
 }
