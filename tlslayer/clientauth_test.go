@@ -1,8 +1,13 @@
 package tlslayer
 
 import (
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"testing"
+	"time"
 )
 
 func TestServerClientCertificates(t *testing.T) {
@@ -100,4 +105,33 @@ func TestServerClientCertificates(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	})
+}
+
+func TestServerAppliesCRLToClientCertificates(t *testing.T) {
+	p := newTestPKI(t)
+	cert, key, leaf := p.ca.issue(t, leafOpts{cn: "revoked-client", client: true})
+	crl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(2), ThisUpdate: time.Now().Add(-time.Hour),
+		NextUpdate: time.Now().Add(time.Hour),
+		RevokedCertificateEntries: []x509.RevocationListEntry{{
+			SerialNumber: leaf.SerialNumber, RevocationTime: time.Now()}},
+	}, p.ca.cert, p.ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, ServerOptions{RequestCert: true, AllowUnauthorized: true,
+		Context: p.context(t, func(o *ContextOptions) {
+			o.CA = [][]byte{p.ca.pem}
+			o.CRL = [][]byte{pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl})}
+		})})
+	c, err := Connect(ClientOptions{Port: portOf(t, ts.addr), ContextOptions: ContextOptions{
+		CA: [][]byte{p.ca.pem}, Cert: [][]byte{cert}, Key: [][]byte{key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, c)
+	c.Close()
+	if sc := nextAccepted(t, ts); sc.AuthorizationError() != CodeCertRevoked {
+		t.Errorf("revoked client certificate: %q", sc.AuthorizationError())
+	}
 }
