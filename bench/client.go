@@ -48,6 +48,10 @@ type clientResult struct {
 	// Idle connections opened and how many answered afterwards.
 	Opened   int64 `json:"opened,omitempty"`
 	Answered int64 `json:"answered,omitempty"`
+
+	// ClientCPU is filled in by the harness: the cores the client process
+	// kept busy over its life.
+	ClientCPU float64 `json:"-"`
 }
 
 // clientOpts are the client's flags; each mode reads the ones it needs.

@@ -31,6 +31,7 @@ type harness struct {
 	dir           string // scratch: configs, certificates, logs
 	self          string // this program, run again as client and stand-in
 	tlsstackBin   string
+	tlsstackFrom  string // where the binary came from, for the report
 	serverCPUList []int
 	clientCPUList []int
 	certFile      string
@@ -202,7 +203,9 @@ func (h *harness) prepare(ctx context.Context) error {
 		return err
 	}
 	h.tlsstackBin = h.cfg.tlsstackBin
+	h.tlsstackFrom = "prebuilt " + h.tlsstackBin
 	if h.tlsstackBin == "" && slices.ContainsFunc(h.cfg.systems, isTLSStack) {
+		h.tlsstackFrom = h.describeTree(ctx)
 		h.tlsstackBin = filepath.Join(h.dir, "tlsstack")
 		h.logf("building ./cmd/tlsstack")
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", h.tlsstackBin, "./cmd/tlsstack")
@@ -212,6 +215,22 @@ func (h *harness) prepare(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// describeTree names the commit the tlsstack binary is built from, and
+// whether the work tree differs from it outside bench/.
+func (h *harness) describeTree(ctx context.Context) string {
+	out, err := runCmd(ctx, 10*time.Second, nil, "git", "-C", h.repo, "rev-parse",
+		"--short=12", "HEAD")
+	if err != nil {
+		return "built from an unknown commit"
+	}
+	desc := "built from commit " + strings.TrimSpace(string(out))
+	if _, err := runCmd(ctx, 10*time.Second, nil, "git", "-C", h.repo, "diff", "--quiet",
+		"HEAD", "--", ".", ":(exclude)bench"); err != nil {
+		desc += " plus uncommitted changes"
+	}
+	return desc
 }
 
 func isTLSStack(name string) bool { return strings.HasPrefix(name, "tlsstack-") }
@@ -324,7 +343,7 @@ func (h *harness) down() {
 func (h *harness) client(ctx context.Context, timeout time.Duration, mode string,
 	args ...string) (clientResult, error) {
 	argv := h.inClient(append([]string{h.self, "client", mode}, args...)...)
-	out, err := runCmd(ctx, timeout, nil, argv...)
+	out, busy, err := runCmdCPU(ctx, timeout, nil, argv...)
 	var res clientResult
 	if err != nil {
 		return res, err
@@ -332,6 +351,7 @@ func (h *harness) client(ctx context.Context, timeout time.Duration, mode string
 	if err := decodeLast(out, &res); err != nil {
 		return res, fmt.Errorf("client %s: %w", mode, err)
 	}
+	res.ClientCPU = busy
 	return res, nil
 }
 

@@ -26,7 +26,7 @@ type machineInfo struct {
 	TLSStack string `json:"tlsstack"`
 }
 
-func describeMachine(tlsstackBin string) machineInfo {
+func describeMachine(tlsstackBin, from string) machineInfo {
 	m := machineInfo{Cores: runtime.NumCPU(), Go: runtime.Version()}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
@@ -52,7 +52,9 @@ func describeMachine(tlsstackBin string) machineInfo {
 	}
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		line, _, _ := strings.Cut(string(b), "\n")
-		m.Memory = strings.Join(strings.Fields(strings.TrimPrefix(line, "MemTotal:")), " ")
+		var kb float64
+		fmt.Sscanf(strings.TrimPrefix(line, "MemTotal:"), "%f", &kb)
+		m.Memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = "Linux " + strings.TrimSpace(string(b))
@@ -63,7 +65,7 @@ func describeMachine(tlsstackBin string) machineInfo {
 	m.Iperf3 = toolVersion("iperf3", "--version")
 	m.H2load = toolVersion("h2load", "--version")
 	if tlsstackBin != "" {
-		m.TLSStack = toolVersion(tlsstackBin, "version")
+		m.TLSStack = toolVersion(tlsstackBin, "version") + ", " + from
 	}
 	return m
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -202,6 +201,14 @@ func tailFile(path string, n int) string {
 // output; the error carries the end of its standard error.
 func runCmd(ctx context.Context, timeout time.Duration, stdin io.Reader,
 	argv ...string) ([]byte, error) {
+	out, _, err := runCmdCPU(ctx, timeout, stdin, argv...)
+	return out, err
+}
+
+// runCmdCPU is runCmd that also returns how busy the command kept the
+// CPU: its user plus system time over its wall time, in cores.
+func runCmdCPU(ctx context.Context, timeout time.Duration, stdin io.Reader,
+	argv ...string) ([]byte, float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -209,7 +216,12 @@ func runCmd(ctx context.Context, timeout time.Duration, stdin io.Reader,
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
 	err := cmd.Run()
+	var busy float64
+	if ps := cmd.ProcessState; ps != nil {
+		busy = (ps.UserTime() + ps.SystemTime()).Seconds() / time.Since(start).Seconds()
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		err = fmt.Errorf("timed out after %v", timeout)
 	}
@@ -218,32 +230,7 @@ func runCmd(ctx context.Context, timeout time.Duration, stdin io.Reader,
 		if len(msg) > 600 {
 			msg = "..." + msg[len(msg)-600:]
 		}
-		return stdout.Bytes(), fmt.Errorf("%s: %w: %s", filepath.Base(argv[0]), err, msg)
+		return stdout.Bytes(), busy, fmt.Errorf("%s: %w: %s", filepath.Base(argv[0]), err, msg)
 	}
-	return stdout.Bytes(), nil
-}
-
-// lineWriter collects a process's output lines and hands each to a channel.
-type lineWriter struct {
-	mu    sync.Mutex
-	buf   []byte
-	lines chan string
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := string(w.buf[:i])
-		w.buf = w.buf[i+1:]
-		select {
-		case w.lines <- line:
-		default: // nobody listens for more: drop
-		}
-	}
+	return stdout.Bytes(), busy, nil
 }

@@ -77,7 +77,7 @@ func (h *harness) report() error {
 		Mode:       h.cfg.mode,
 		Seconds:    time.Since(h.started).Round(time.Second).Seconds(),
 		Complete:   h.isComplete(),
-		Machine:    describeMachine(h.tlsstackBin),
+		Machine:    describeMachine(h.tlsstackBin, h.tlsstackFrom),
 		Negotiated: h.res.tls,
 		Scenarios:  h.res.all(cols),
 		Setup: setupInfo{ServerCPUs: h.cfg.serverCPUs, ClientCPUs: h.cfg.clientCPUs,
@@ -163,6 +163,7 @@ func markdownTables(rep reportFile, systems []string) string {
 	writeRow(&b, head)
 	writeRow(&b, dashes(len(head)))
 	var notes []string
+	clientBound := false
 	cell := func(name, sys string) string {
 		s, ok := byKey[[2]string{name, sys}]
 		switch {
@@ -173,10 +174,16 @@ func markdownTables(rep reportFile, systems []string) string {
 		case len(s.Runs) == 0:
 			notes = append(notes, fmt.Sprintf("%s on %s: %s", name, sys, s.Note))
 			return fmt.Sprintf("failed [%d]", len(notes))
-		case len(s.Runs) == 1:
-			return fmtNum(s.Median)
 		}
-		return fmt.Sprintf("%s (%s–%s)", fmtNum(s.Median), fmtNum(s.Min), fmtNum(s.Max))
+		mark := ""
+		if strings.HasPrefix(s.Note, "client-bound") {
+			mark, clientBound = " †", true
+		}
+		if len(s.Runs) == 1 {
+			return fmtNum(s.Median) + mark
+		}
+		return fmt.Sprintf("%s (%s–%s)%s", fmtNum(s.Median), fmtNum(s.Min), fmtNum(s.Max),
+			mark)
 	}
 	for _, name := range rowNames {
 		var unit string
@@ -228,6 +235,11 @@ func markdownTables(rep reportFile, systems []string) string {
 		for _, l := range limits {
 			writeRow(&b, l)
 		}
+	}
+	if clientBound {
+		fmt.Fprintf(&b, "\n† client-bound: in at least one run the client's CPU was %.0f%% "+
+			"busy or more, so the number says as much about the client as the server.\n",
+			clientBoundAt*100)
 	}
 	if len(notes) > 0 {
 		b.WriteString("\n")

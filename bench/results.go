@@ -19,7 +19,14 @@ type results struct {
 	sysNotes map[string]string
 	// tls records what a system negotiated, by "system" or "system test".
 	tls map[string]string
+	// clientBound counts the runs of a row and system in which the client
+	// kept its CPU at least clientBoundAt busy.
+	clientBound map[[2]string]int
 }
+
+// clientBoundAt is the client CPU use, in cores, above which a run is
+// taken to measure the client as much as the server.
+const clientBoundAt = 0.9
 
 func newResults() *results {
 	return &results{
@@ -28,6 +35,8 @@ func newResults() *results {
 		notes:    map[[2]string]string{},
 		sysNotes: map[string]string{},
 		tls:      map[string]string{},
+
+		clientBound: map[[2]string]int{},
 	}
 }
 
@@ -44,6 +53,16 @@ func (r *results) add(rw row, group, system string, v float64) {
 	r.addRow(rw, group)
 	k := [2]string{rw.name, system}
 	r.runs[k] = append(r.runs[k], v)
+}
+
+// client records how busy the client was in one run of rw on system.
+func (r *results) client(rw row, system string, busy float64) {
+	if busy < clientBoundAt {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clientBound[[2]string{rw.name, system}]++
 }
 
 func (r *results) note(rw row, group, system, msg string) {
@@ -102,6 +121,10 @@ func (r *results) all(systems []string) []series {
 				s.Runs = []float64{}
 			}
 			s.Median, s.Min, s.Max = stats(runs)
+			if n := r.clientBound[k]; n > 0 && s.Note == "" {
+				s.Note = fmt.Sprintf("client-bound: the client CPU was at least %.0f%% "+
+					"busy in %d of %d runs", clientBoundAt*100, n, len(runs))
+			}
 			out = append(out, s)
 		}
 	}

@@ -233,6 +233,7 @@ func bulkTest(dir string, conns int) *test {
 			res, err := h.client(ctx, 5*time.Minute, "bulk", clientArgs(s, perConn)...)
 			bytes, secs = res.Bytes, res.Seconds
 			h.res.negotiated(s.name, res)
+			h.res.client(t.rows[0], s.name, res.ClientCPU)
 			return err
 		})
 		if err != nil {
@@ -346,6 +347,7 @@ func handshakeTest(kind, version, group string) *test {
 			return nil, err
 		}
 		h.res.negotiated(s.name+" "+name, res)
+		h.res.client(t.rows[0], s.name, res.ClientCPU)
 		if kind == "resumed" && res.Resumed < res.Count*9/10 {
 			return nil, fmt.Errorf("only %d of %d handshakes resumed", res.Resumed, res.Count)
 		}
