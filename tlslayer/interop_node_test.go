@@ -3,6 +3,7 @@ package tlslayer
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,6 +30,7 @@ type nodeConnInfo struct {
 	AlpnProtocol       any
 	Reused             bool
 	Data               string
+	Finished           *string
 	Ephemeral          struct {
 		Type, Name string
 		Size       int
@@ -115,6 +117,11 @@ func TestInteropNodeClient(t *testing.T) {
 			if ci := sc.Cipher(); ci.Name != f.Cipher.Name ||
 				ci.StandardName != f.Cipher.StandardName || ci.Version != f.Cipher.Version {
 				t.Errorf("getCipher(): node %+v, ours %+v", f.Cipher, ci)
+			}
+			if version == VersionTLS12 && (f.Finished == nil ||
+				*f.Finished != hex.EncodeToString(sc.PeerFinished())) {
+				t.Errorf("node getFinished() %v, our PeerFinished() %x", f.Finished,
+					sc.PeerFinished())
 			}
 			if sc.ServerName() != "localhost" {
 				t.Errorf("server saw SNI %q", sc.ServerName())

@@ -224,3 +224,27 @@ func TestSessionTimeoutCountsFromFirstHandshakeInTLS12(t *testing.T) {
 		t.Error("the ticket from the resumption extended the session past its timeout")
 	}
 }
+
+func TestFinishedOnResumption(t *testing.T) {
+	p := newTestPKI(t)
+	ts := startServer(t, ServerOptions{Context: p.context(t, nil)})
+	s, _ := sessionFrom(t, ts, p, VersionTLS12, nil)
+	nextAccepted(t, ts)
+	c, err := Connect(ClientOptions{Port: portOf(t, ts.addr), Session: s,
+		ContextOptions: ContextOptions{CA: [][]byte{p.ca.pem}, MaxVersion: VersionTLS12}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo(t, c)
+	sc := nextAccepted(t, ts)
+	if !c.IsSessionReused() {
+		t.Fatal("not resumed")
+	}
+	// In a resumption the server sends the first Finished.
+	if f := sc.Finished(); len(f) != 12 || !bytes.Equal(f, c.PeerFinished()) ||
+		c.Finished() != nil {
+		t.Errorf("server Finished %x, client PeerFinished %x, client Finished %x",
+			f, c.PeerFinished(), c.Finished())
+	}
+}

@@ -21,6 +21,8 @@ function pick(cert) {
   };
 }
 
+function hex(b) { return b ? b.toString('hex') : null; }
+
 function once(session) {
   return new Promise((resolve, reject) => {
     let saved = null;
@@ -42,6 +44,7 @@ function once(session) {
         alpnProtocol: sock.alpnProtocol, reused: sock.isSessionReused(),
         peer: pick(sock.getPeerCertificate(true)),
         ephemeral: sock.getEphemeralKeyInfo(),
+        finished: hex(sock.getFinished()), peerFinished: hex(sock.getPeerFinished()),
       };
     });
     sock.on('close', () => {
