@@ -47,6 +47,9 @@ type ServerOptions struct {
 	// most preferred first. A client that offers ALPN but none of these
 	// is refused with no_application_protocol. Default: no ALPN.
 	ALPNProtocols []string
+	// ALPNWire gives protocols in wire form (each name prefixed with its
+	// length byte), as Node also accepts; they follow ALPNProtocols.
+	ALPNWire []byte
 	// ALPNCallback, when set, chooses the protocol from the client's list
 	// instead (Node 20's ALPNCallback); returning "" selects none.
 	// It cannot be combined with ALPNProtocols.
@@ -157,6 +160,13 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	}
 	if opts.RequestCertPostHandshake {
 		return nil, ErrPostHandshakeAuth
+	}
+	if len(opts.ALPNWire) > 0 {
+		ps, err := ParseALPNWire(opts.ALPNWire)
+		if err != nil {
+			return nil, err
+		}
+		opts.ALPNProtocols = append(append([]string(nil), opts.ALPNProtocols...), ps...)
 	}
 	if opts.ALPNCallback != nil && len(opts.ALPNProtocols) > 0 {
 		return nil, errors.New("tlslayer: server options: ALPNCallback and " +

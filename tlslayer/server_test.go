@@ -418,6 +418,17 @@ func TestServerALPNCallbackAndAddrs(t *testing.T) {
 		len(offered) != 2 {
 		t.Errorf("callback chose %q from %v", got, offered)
 	}
+	wire := startServer(t, ServerOptions{Context: p.context(t, nil),
+		ALPNWire: []byte("\x08http/1.1")})
+	c = dialTLS(t, wire.addr, &tls.Config{RootCAs: p.rootPool(), ServerName: "localhost",
+		NextProtos: []string{"h2", "http/1.1"}})
+	if got := c.ConnectionState().NegotiatedProtocol; got != "http/1.1" {
+		t.Errorf("ALPNWire server chose %q", got)
+	}
+	if _, err := NewServer(ServerOptions{Context: p.context(t, nil),
+		ALPNWire: []byte("\x09h2")}); err == nil {
+		t.Error("bad ALPN wire list accepted")
+	}
 	if _, err := NewServer(ServerOptions{Context: p.context(t, nil),
 		ALPNProtocols: []string{"h2"}, ALPNCallback: func(string, []string) string {
 			return ""
