@@ -332,7 +332,8 @@ func TestInteropOpenSSLClientCertificatesKeylogGroupsCiphers(t *testing.T) {
 
 	// Without a certificate the connection is kept, unauthorized.
 	out = sClient(t, addr, "-tls1_3", "-CAfile", f["ca.pem"])
-	if sc := recvConn(t, accepted, out); sc.Authorized() || sc.AuthorizationError() != CodeUnableToGetIssuerCert {
+	sc = recvConn(t, accepted, out)
+	if sc.Authorized() || sc.AuthorizationError() != CodeUnableToGetIssuerCert {
 		t.Errorf("no client certificate: authorized %v code %q", sc.Authorized(),
 			sc.AuthorizationError())
 	}

@@ -127,6 +127,7 @@ type Server struct {
 
 	conns atomic.Int64
 
+	// mu guards the fields below it.
 	mu        sync.Mutex
 	closed    bool
 	listeners map[*listener]struct{}
@@ -147,45 +148,8 @@ type sniEntry struct {
 
 // NewServer checks opts and returns a Server. It does not listen.
 func NewServer(opts ServerOptions) (*Server, error) {
-	if opts.Context == nil {
-		sc, err := NewSecureContext(opts.ContextOptions)
-		if err != nil {
-			return nil, err
-		}
-		opts.Context = sc
-	}
-	if len(opts.Context.certs) == 0 && opts.SNICallback == nil {
-		return nil, errors.New("tlslayer: server options: context has no certificate " +
-			"(give Cert and Key, or PFX)")
-	}
-	if opts.RequestCertPostHandshake {
-		return nil, ErrPostHandshakeAuth
-	}
-	if len(opts.ALPNWire) > 0 {
-		ps, err := ParseALPNWire(opts.ALPNWire)
-		if err != nil {
-			return nil, err
-		}
-		opts.ALPNProtocols = append(append([]string(nil), opts.ALPNProtocols...), ps...)
-	}
-	if opts.ALPNCallback != nil && len(opts.ALPNProtocols) > 0 {
-		return nil, errors.New("tlslayer: server options: ALPNCallback and " +
-			"ALPNProtocols are mutually exclusive (Node: ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS)")
-	}
-	for _, p := range opts.ALPNProtocols {
-		if p == "" || len(p) > 255 {
-			return nil, fmt.Errorf("tlslayer: server options: ALPN protocol %q "+
-				"must be 1 to 255 bytes", p)
-		}
-	}
-	if opts.HandshakeTimeout < 0 || opts.SessionTimeout < 0 {
-		return nil, errors.New("tlslayer: server options: negative timeout")
-	}
-	if opts.HandshakeTimeout == 0 {
-		opts.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if opts.SessionTimeout == 0 {
-		opts.SessionTimeout = DefaultSessionTimeout
+	if err := opts.complete(); err != nil {
+		return nil, err
 	}
 
 	s := &Server{
@@ -210,6 +174,53 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// complete checks the options and fills in defaults.
+func (o *ServerOptions) complete() error {
+	if o.Context == nil {
+		sc, err := NewSecureContext(o.ContextOptions)
+		if err != nil {
+			return err
+		}
+		o.Context = sc
+	}
+	if len(o.Context.certs) == 0 && o.SNICallback == nil {
+		return errors.New("tlslayer: server options: context has no certificate " +
+			"(give Cert and Key, or PFX)")
+	}
+	if o.RequestCertPostHandshake {
+		return ErrPostHandshakeAuth
+	}
+
+	if len(o.ALPNWire) > 0 {
+		ps, err := ParseALPNWire(o.ALPNWire)
+		if err != nil {
+			return err
+		}
+		o.ALPNProtocols = append(append([]string(nil), o.ALPNProtocols...), ps...)
+	}
+	if o.ALPNCallback != nil && len(o.ALPNProtocols) > 0 {
+		return errors.New("tlslayer: server options: ALPNCallback and ALPNProtocols " +
+			"are mutually exclusive (Node: ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS)")
+	}
+	for _, p := range o.ALPNProtocols {
+		if p == "" || len(p) > 255 {
+			return fmt.Errorf("tlslayer: server options: ALPN protocol %q "+
+				"must be 1 to 255 bytes", p)
+		}
+	}
+
+	if o.HandshakeTimeout < 0 || o.SessionTimeout < 0 {
+		return errors.New("tlslayer: server options: negative timeout")
+	}
+	if o.HandshakeTimeout == 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.SessionTimeout == 0 {
+		o.SessionTimeout = DefaultSessionTimeout
+	}
+	return nil
 }
 
 // Context returns the server's default SecureContext.
