@@ -142,7 +142,8 @@ func ConnectContext(ctx context.Context, opts ClientOptions) (*Conn, error) {
 }
 
 // Client runs the client handshake over an existing connection: Node's
-// tls.connect({socket}). On failure raw is left open for the caller.
+// tls.connect({socket}). On failure closing raw is left to the caller
+// (crypto/tls has already closed it if ctx ended the handshake).
 func Client(ctx context.Context, raw net.Conn, opts ClientOptions) (*Conn, error) {
 	opts.Conn = raw
 	return ConnectContext(ctx, opts)

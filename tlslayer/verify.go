@@ -88,15 +88,9 @@ func (sc *SecureContext) verifyChain(certs []*x509.Certificate, usage x509.ExtKe
 	for _, c := range certs[1:] {
 		inter.AddCert(c)
 	}
-	roots := sc.roots
-	if roots == nil {
-		var err error
-		if roots, err = x509.SystemCertPool(); err != nil {
-			roots = x509.NewCertPool()
-		}
-	}
 	chains, err := certs[0].Verify(x509.VerifyOptions{
-		Roots:         roots,
+		Roots: sc.roots, // nil: the system roots
+
 		Intermediates: inter,
 		CurrentTime:   now,
 		KeyUsages:     []x509.ExtKeyUsage{usage},
