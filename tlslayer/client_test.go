@@ -74,6 +74,7 @@ func TestConnectAuthorization(t *testing.T) {
 			[][]byte{root.pem}, ""},
 		{"wrong CA", [][]byte{good}, goodKey, [][]byte{other.pem},
 			CodeUnableToVerifyLeafSignature},
+		{"system roots", [][]byte{good}, goodKey, nil, CodeUnableToVerifyLeafSignature},
 		{"missing root", [][]byte{viaInter, inter.pem}, viaInterKey, [][]byte{other.pem},
 			CodeUnableToGetIssuerCertLocally},
 		{"untrusted root in chain", [][]byte{viaInter, inter.pem, root.pem}, viaInterKey,
