@@ -33,6 +33,12 @@ var ErrServerClosed = errors.New("tlslayer: server closed")
 var ErrPostHandshakeAuth = errors.New("tlslayer: crypto/tls does not implement " +
 	"TLS 1.3 post-handshake authentication")
 
+// ErrSessionIDResumption is returned when a server is asked to resume
+// sessions by session ID: tickets turned off (OpNoTicket) together with an
+// external session store. crypto/tls resumes only through tickets.
+var ErrSessionIDResumption = errors.New("tlslayer: crypto/tls cannot resume by " +
+	"session ID; it resumes only through tickets (drop OpNoTicket to use the store)")
+
 // ServerOptions are the options of Node's tls.createServer. The zero value
 // of each field means the default stated on it.
 type ServerOptions struct {
@@ -191,6 +197,10 @@ func (o *ServerOptions) complete() error {
 	}
 	if o.RequestCertPostHandshake {
 		return ErrPostHandshakeAuth
+	}
+	if o.Context.opts.SecureOptions&OpNoTicket != 0 &&
+		(o.OnNewSession != nil || o.OnResumeSession != nil) {
+		return ErrSessionIDResumption
 	}
 
 	if len(o.ALPNWire) > 0 {

@@ -248,3 +248,13 @@ func TestFinishedOnResumption(t *testing.T) {
 			f, c.PeerFinished(), c.Finished())
 	}
 }
+
+func TestSessionIDResumptionIsRefused(t *testing.T) {
+	p := newTestPKI(t)
+	store := newMapStore()
+	_, err := NewServer(ServerOptions{OnNewSession: store.put, OnResumeSession: store.get,
+		Context: p.context(t, func(o *ContextOptions) { o.SecureOptions = OpNoTicket })})
+	if !errors.Is(err, ErrSessionIDResumption) {
+		t.Errorf("err = %v, want ErrSessionIDResumption", err)
+	}
+}
