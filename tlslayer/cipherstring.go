@@ -282,6 +282,10 @@ func parseCipherString(s string) (tls12, tls13 []uint16, err error) {
 
 	tls12 = l.selected()
 	if len(tls12) == 0 && len(tls13) == 0 {
+		if namesDHE(fields) {
+			return nil, nil, fmt.Errorf("tlslayer: cipher list %q %w: %w", orig,
+				ErrNoCipherSuite, ErrNoDHE)
+		}
 		return nil, nil, fmt.Errorf("tlslayer: cipher list %q %w", orig, ErrNoCipherSuite)
 	}
 	return tls12, tls13, nil
@@ -348,6 +352,25 @@ func (l *cipherList) apply(f string, tls13 *[]uint16) error {
 		l.kill(m)
 	}
 	return nil
+}
+
+// namesDHE reports whether a cipher string asks for finite-field DHE, so
+// that an empty selection can say why.
+func namesDHE(fields []string) bool {
+	for _, f := range fields {
+		if strings.HasPrefix(f, "!") || strings.HasPrefix(f, "-") {
+			continue
+		}
+		for _, p := range strings.Split(strings.TrimPrefix(f, "+"), "+") {
+			switch {
+			case p == "DHE" || p == "EDH" || p == "kDHE" || p == "kEDH" || p == "ADH",
+				strings.HasPrefix(p, "DHE-") || strings.HasPrefix(p, "EDH-") ||
+					strings.HasPrefix(p, "ADH-"):
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func lookupCipherPart(p string) (suiteSet, error) {
