@@ -175,25 +175,31 @@ func TestInteropNodeClient(t *testing.T) {
 	})
 }
 
-func TestInteropClientAgainstNodeServer(t *testing.T) {
+// startNodeServer runs testdata/node_server.js with cfg and returns its port.
+func startNodeServer(t *testing.T, cfg map[string]any) int {
+	t.Helper()
 	node := needTool(t, "node")
-	p := newTestPKI(t)
-	cfg, _ := json.Marshal(map[string]any{"cert": string(p.rsaCert), "key": string(p.rsaKey),
-		"alpn": []string{"http/1.1", "h2"}})
+	arg, _ := json.Marshal(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "testdata/node_server.js", string(cfg))
+	cmd := exec.CommandContext(ctx, node, "testdata/node_server.js", string(arg))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	t.Cleanup(func() { stdin.Close(); cancel(); _ = cmd.Wait() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		t.Fatalf("node_server.js: %v", err)
 	}
 	port, _ := strconv.Atoi(strings.TrimSpace(line))
+	return port
+}
+
+func TestInteropClientAgainstNodeServer(t *testing.T) {
+	p := newTestPKI(t)
+	port := startNodeServer(t, map[string]any{"cert": string(p.rsaCert),
+		"key": string(p.rsaKey), "alpn": []string{"http/1.1", "h2"}})
 
 	for _, version := range []string{VersionTLS12, VersionTLS13} {
 		var session []byte
@@ -276,4 +282,55 @@ func TestInteropCurl(t *testing.T) {
 		t.Errorf("curl trusted an unknown CA: %s", out)
 	}
 	_ = io.Discard
+}
+
+func TestInteropClientCertificateWithNodeServer(t *testing.T) {
+	p := newTestPKI(t)
+	cert, key, _ := p.ca.issue(t, leafOpts{cn: "go-client", client: true})
+	port := startNodeServer(t, map[string]any{"cert": string(p.ecCert),
+		"key": string(p.ecKey), "ca": string(p.ca.pem), "requestCert": true, "report": true})
+
+	for _, tt := range []struct {
+		name     string
+		cert     []byte
+		key      []byte
+		wantAuth bool
+		wantCN   string
+	}{
+		{"with certificate", cert, key, true, "go-client"},
+		{"without certificate", nil, nil, false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := ContextOptions{CA: [][]byte{p.ca.pem}}
+			if tt.cert != nil {
+				o.Cert, o.Key = [][]byte{tt.cert}, [][]byte{tt.key}
+			}
+			c, err := Connect(ClientOptions{Port: port, ContextOptions: o})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			var seen struct {
+				Authorized         bool
+				AuthorizationError *string
+				CN                 *string
+			}
+			if err := json.Unmarshal([]byte(line), &seen); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			cn := ""
+			if seen.CN != nil {
+				cn = *seen.CN
+			}
+			if seen.Authorized != tt.wantAuth || cn != tt.wantCN {
+				t.Errorf("node sees authorized %v (%v) CN %q", seen.Authorized,
+					seen.AuthorizationError, cn)
+			}
+		})
+	}
 }
