@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -281,7 +280,6 @@ func TestInteropCurl(t *testing.T) {
 	if err == nil {
 		t.Errorf("curl trusted an unknown CA: %s", out)
 	}
-	_ = io.Discard
 }
 
 func TestInteropClientCertificateWithNodeServer(t *testing.T) {
