@@ -21,5 +21,26 @@
 // resumption by session ID for clients that send no ticket extension) the
 // option is accepted where Node accepts it and asking for the impossible part
 // returns an error that says so. README.md maps every Node name to its Go
-// name and state.
+// name, its state and the test that proves it.
+//
+// Files, by concern:
+//
+//	context.go      ContextOptions, SecureContext
+//	certload.go     PEM certificates and keys, encrypted keys, PKCS#12, CRLs
+//	selfsigned.go   SelfSigned
+//	ciphers.go      the suite table, names, GetCiphers
+//	cipherstring.go ParseCipherList (OpenSSL cipher strings)
+//	curves.go       ParseECDHCurve, ephemeral key info
+//	dhparam.go      ParseDHParam
+//	versions.go     protocol version names
+//	defaults.go     process-wide defaults
+//	server.go       Server, listeners, SNI, per-connection configuration
+//	conn.go         Conn and its getters
+//	client.go       Connect, ClientOptions
+//	verify.go       chain verification with Node's codes, CheckServerIdentity
+//	peercert.go     PeerCertificate, Node's certificate shape
+//	sessions.go     tickets, ticket keys, session store, client sessions
+//	ocsp.go         OCSP stapling
+//	keylog.go       NSS key-log lines
+//	ech.go          Encrypted Client Hello keys
 package tlslayer
