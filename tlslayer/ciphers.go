@@ -151,6 +151,10 @@ func cipherInfo(id uint16) CipherInfo {
 	return CipherInfo{Name: n, StandardName: n, Version: "unknown"}
 }
 
+// CipherSuiteInfo returns the OpenSSL name, IANA name and protocol version
+// of a crypto/tls cipher suite id, as Conn.Cipher reports them.
+func CipherSuiteInfo(id uint16) CipherInfo { return cipherInfo(id) }
+
 // CipherSuiteName returns the OpenSSL name of a crypto/tls cipher suite id,
 // or crypto/tls's own name for ids this package does not know.
 func CipherSuiteName(id uint16) string { return cipherInfo(id).Name }
