@@ -192,17 +192,47 @@ func (d *Device) configure(cfg Config) error {
 		return opError("bring up", d.name, err)
 	}
 	for _, p := range cfg.Prefixes {
-		p = p.Masked()
-		r := netlink.Route{
-			LinkIndex: link.Attrs().Index,
-			Dst:       prefixToIPNet(p),
-			Scope:     netlink.SCOPE_LINK,
+		if err := d.addRoute(link, p.Masked()); err != nil {
+			return err
 		}
-		if err := netlink.RouteReplace(&r); err != nil {
-			return opError("route "+p.String()+" to", d.name, err)
-		}
-		d.routes = append(d.routes, r)
 	}
+	return nil
+}
+
+// addRoute routes p to the device. A route for p through another link is
+// never replaced: taking it over would cut off whatever used it, and
+// removing it at Close would leave the host without it.
+func (d *Device) addRoute(link netlink.Link, p netip.Prefix) error {
+	r := netlink.Route{
+		LinkIndex: link.Attrs().Index,
+		Dst:       prefixToIPNet(p),
+		Scope:     netlink.SCOPE_LINK,
+	}
+	family := netlink.FAMILY_V4
+	if p.Addr().Is6() {
+		family = netlink.FAMILY_V6
+	}
+	existing, err := netlink.RouteListFiltered(family, &netlink.Route{
+		Dst: r.Dst, Table: unix.RT_TABLE_MAIN,
+	}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return opError("list routes for "+p.String()+" on", d.name, err)
+	}
+	for _, e := range existing {
+		if e.LinkIndex == r.LinkIndex {
+			return nil // ours already, from an earlier run on this device
+		}
+		other := fmt.Sprintf("link index %d", e.LinkIndex)
+		if l, err := netlink.LinkByIndex(e.LinkIndex); err == nil {
+			other = l.Attrs().Name
+		}
+		return fmt.Errorf("tun: route %s to %s: %w: the host routes it through %s",
+			p, d.name, ErrRouteInUse, other)
+	}
+	if err := netlink.RouteAdd(&r); err != nil {
+		return opError("route "+p.String()+" to", d.name, err)
+	}
+	d.routes = append(d.routes, r)
 	return nil
 }
 
@@ -259,8 +289,7 @@ func opError(op, name string, err error) error {
 			return fmt.Errorf("tun: %s %s: %w: %v", op, name, ErrNoTUN, err)
 		}
 	case errors.Is(err, unix.EBUSY):
-		return fmt.Errorf("tun: %s %s: %w: device busy (another process holds it "+
-			"without multi-queue?)", op, name, ErrNameInUse)
+		return fmt.Errorf("tun: %s %s: %w", op, name, ErrBusy)
 	}
 	return fmt.Errorf("tun: %s %s: %w", op, name, err)
 }

@@ -14,6 +14,14 @@ var (
 	// ErrNameInUse means a link of another kind already has the name.
 	ErrNameInUse = errors.New("name in use by another kind of link")
 
+	// ErrBusy means another process holds the device (for several queues,
+	// every holder must ask for multi-queue).
+	ErrBusy = errors.New("device busy: another process holds it")
+
+	// ErrRouteInUse means the host already routes a prefix through
+	// another link.
+	ErrRouteInUse = errors.New("prefix already routed")
+
 	// ErrBadMTU means the MTU is outside what the device and the
 	// configured address families allow.
 	ErrBadMTU = errors.New("bad MTU")

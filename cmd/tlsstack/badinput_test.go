@@ -45,6 +45,14 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"proxy without backend", []string{"--responder", "proxy"}, "--backend"},
 		{"bad kernel addr", []string{"--kernel", "nowhere"}, "--kernel"},
 		{"unknown flag", []string{"--frobnicate"}, "frobnicate"},
+		{"port twice", []string{"--listen", "443,443"}, "--listen 443: given twice"},
+		{"address twice", []string{"--addr", "198.19.0.1/24", "--addr", "198.19.0.1/24"},
+			"--addr 198.19.0.1: given twice"},
+		{"mapped address", []string{"--addr", "::ffff:198.19.0.1/120"}, "IPv4-mapped"},
+		{"kernel port not a number", []string{"--kernel", "127.0.0.1:x"}, `port "x"`},
+		{"tun name too long", []string{"--tun", "abcdefghijklmnopq"}, "--tun"},
+		{"endless cert file", []string{"--cert", "/dev/zero", "--key", keyA}, "larger than"},
+		{"negative max-conns", []string{"--max-conns", "-1"}, "--max-conns"},
 		{"stray argument", []string{"extra"}, "extra"},
 	}
 	for _, c := range cases {
@@ -131,10 +139,15 @@ func TestServeRuntimeFailures(t *testing.T) {
 		t.Errorf("port in use: exit %d, output %q", code, out)
 	}
 
-	out, code = runServe(t, bin, "e2f-srv", "--tun", "tls0", "--listen", "443",
-		"--listen", "443")
-	if code != 1 || !strings.Contains(out, "--listen 443") {
-		t.Errorf("port twice on the stack: exit %d, output %q", code, out)
+	// 198.18.0.0/24 is the veth's: taking it over would cut the namespace
+	// off, so serve refuses, and the route survives.
+	out, code = runServe(t, bin, "e2f-srv", "--tun", "tls0", "--addr", "198.18.0.7/24")
+	if code != 2 || !strings.Contains(out, "198.18.0.0/24") || !strings.Contains(out, "e2f-s") {
+		t.Errorf("prefix routed through the veth: exit %d, output %q", code, out)
+	}
+	if routes := runIn(t, "e2f-srv", "ip", "route", "show", "198.18.0.0/24"); !strings.Contains(
+		routes, "dev e2f-s") {
+		t.Errorf("the veth's route is gone: %q", routes)
 	}
 
 	// e2f-s is the veth end in the server namespace.
@@ -144,6 +157,18 @@ func TestServeRuntimeFailures(t *testing.T) {
 	}
 	if _, err := runInErr("e2f-srv", "ip", "link", "show", "tls0"); err == nil {
 		t.Errorf("tls0 left behind after a failed start")
+	}
+
+	// A second server on the same prefix but another device is refused
+	// while the first runs, and the first keeps its route.
+	startServer(t, "e2f-srv", "--tun", "tls0", "--addr", "198.19.0.1/24")
+	out, code = runServe(t, bin, "e2f-srv", "--tun", "tls1", "--addr", "198.19.0.1/24")
+	if code != 2 || !strings.Contains(out, "198.19.0.0/24") || !strings.Contains(out, "tls0") {
+		t.Errorf("second server on the same prefix: exit %d, output %q", code, out)
+	}
+	if routes := runIn(t, "e2f-srv", "ip", "route", "show", "198.19.0.0/24"); !strings.Contains(
+		routes, "dev tls0") {
+		t.Errorf("the first server lost its route: %q", routes)
 	}
 }
 

@@ -349,11 +349,7 @@ func stackDialer(c *connectConfig) (func(context.Context, string, string) (net.C
 	}
 	dev, err := tun.Create(tun.Config{Name: c.tunName, MTU: c.mtu, Prefixes: prefixes})
 	if err != nil {
-		if errors.Is(err, tun.ErrBadMTU) || errors.Is(err, tun.ErrBadConfig) ||
-			errors.Is(err, tun.ErrNameInUse) {
-			return nil, nil, usagef("--tun %s: %v", c.tunName, err)
-		}
-		return nil, nil, err
+		return nil, nil, tunError(c.tunName, err)
 	}
 	link, err := tun.NewLinkEndpoint(dev, tun.EndpointOptions{})
 	if err != nil {

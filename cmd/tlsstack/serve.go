@@ -49,6 +49,7 @@ type serveConfig struct {
 	grace              time.Duration
 	handshake          time.Duration
 	idle               time.Duration
+	maxConns           int
 	pprof              string
 	logLevel           slog.Level
 	logJSON            bool
@@ -101,8 +102,10 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		"open connections may finish")
 	fs.DurationVar(&c.handshake, "handshake-timeout", 10*time.Second, "close clients "+
 		"whose TLS handshake takes longer")
-	fs.DurationVar(&c.idle, "idle-timeout", 2*time.Minute, "close connections idle "+
-		"this long")
+	fs.DurationVar(&c.idle, "idle-timeout", 2*time.Minute, "close connections on "+
+		"which no byte moved either way for this long (a stalled reader or writer too)")
+	fs.IntVar(&c.maxConns, "max-conns", 65536, "refuse connections beyond this many "+
+		"open ones (0: no limit)")
 	fs.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this kernel `ADDR:PORT`")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&format, "log-format", "text", "text or json")
@@ -113,28 +116,54 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	if len(addrs) == 0 {
 		addrs = defaultAddrs
 	}
+	if c.tunName == "" || len(c.tunName) > 15 || strings.ContainsAny(c.tunName, "/ \t") {
+		return nil, usagef("--tun %q: want an interface name of 1 to 15 characters, "+
+			"without / or spaces", c.tunName)
+	}
+	seenAddr := map[netip.Addr]bool{}
 	for _, a := range addrs {
 		p, err := netip.ParsePrefix(a)
 		if err != nil {
 			return nil, usagef("--addr %q: want an address with a prefix length, "+
 				"like 198.19.0.1/24", a)
 		}
+		if p.Addr().Is4In6() {
+			return nil, usagef("--addr %q: IPv4-mapped IPv6 addresses are not allowed; "+
+				"give the IPv4 address", a)
+		}
+		if seenAddr[p.Addr()] {
+			return nil, usagef("--addr %s: given twice", p.Addr())
+		}
+		seenAddr[p.Addr()] = true
 		c.addrs = append(c.addrs, p)
 	}
 	if len(listens) == 0 {
 		listens = listFlag{"443"}
 	}
+	seenPort := map[uint64]bool{}
 	for _, l := range listens {
 		p, err := strconv.ParseUint(l, 10, 16)
 		if err != nil || p == 0 {
 			return nil, usagef("--listen %q: want a port from 1 to 65535", l)
 		}
+		if seenPort[p] {
+			return nil, usagef("--listen %d: given twice", p)
+		}
+		seenPort[p] = true
 		c.ports = append(c.ports, uint16(p))
 	}
 	if c.kernel != "" {
-		if _, _, err := net.SplitHostPort(c.kernel); err != nil {
+		_, port, err := net.SplitHostPort(c.kernel)
+		if err != nil {
 			return nil, usagef("--kernel %q: want ADDR:PORT: %v", c.kernel, err)
 		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return nil, usagef("--kernel %q: port %q is not a number from 0 to 65535",
+				c.kernel, port)
+		}
+	}
+	if c.maxConns < 0 {
+		return nil, usagef("--max-conns %d: must be 0 (no limit) or more", c.maxConns)
 	}
 	if c.mtu < tun.MinMTU || c.mtu > tun.MaxMTU {
 		return nil, usagef("--mtu %d: must be %d to %d", c.mtu, tun.MinMTU, tun.MaxMTU)
@@ -241,7 +270,7 @@ func serve(args []string, stderr io.Writer) error {
 
 	done := make(chan error, len(listeners))
 	for _, l := range listeners {
-		tl := tlsSrv.Listen(l)
+		tl := tlsSrv.Listen(newGuardListener(l, c.maxConns, c.idle, log))
 		log.Info("serving", "addr", l.Addr(), "responder", c.responder,
 			"alpn", strings.Join(c.alpn, ","))
 		go func() { done <- resp.serve(tl) }()
@@ -259,10 +288,14 @@ func serve(args []string, stderr io.Writer) error {
 	tlsSrv.Close()
 	graceCtx, cancel := context.WithTimeout(context.Background(), c.grace)
 	defer cancel()
-	if err := resp.shutdown(graceCtx); err != nil {
-		log.Warn("grace period over: closing open connections", "open",
-			tlsSrv.ConnectionCount())
-	}
+	go func() {
+		<-graceCtx.Done()
+		if errors.Is(graceCtx.Err(), context.DeadlineExceeded) {
+			log.Warn("grace period over: closing open connections", "open",
+				tlsSrv.ConnectionCount())
+		}
+	}()
+	resp.shutdown(graceCtx)
 	log.Info("stopped")
 	return nil
 }
@@ -296,9 +329,7 @@ func newTLSServer(c *serveConfig, log *slog.Logger) (*tlslayer.Server, error) {
 		AllowUnauthorized: !c.rejectUnauthorized,
 		HandshakeTimeout:  c.handshake,
 		SessionTimeout:    c.sessionTimeout,
-		OnClientError: func(err error, remote net.Addr) {
-			log.Info("tls client error", "peer", remote, "err", err)
-		},
+		OnClientError:     newClientErrorLog(log).report,
 		OnSecureConnection: func(conn *tlslayer.Conn) {
 			if log.Enabled(context.Background(), slog.LevelDebug) {
 				log.Debug("tls connection", "peer", conn.RemoteAddr(), "sni",
@@ -388,6 +419,18 @@ func addSNIContext(srv *tlslayer.Server, spec string, base tlslayer.ContextOptio
 	return nil
 }
 
+// tunError classifies an error from tun.Create: conflicts with what the
+// host has, and bad values, are the user's to fix (exit status 2).
+func tunError(name string, err error) error {
+	for _, e := range []error{tun.ErrBadMTU, tun.ErrBadConfig, tun.ErrNameInUse, tun.ErrBusy,
+		tun.ErrRouteInUse} {
+		if errors.Is(err, e) {
+			return usagef("--tun %s: %v", name, err)
+		}
+	}
+	return err
+}
+
 // openListeners opens the TCP listeners: on a kernel socket with --kernel,
 // otherwise on a userspace stack behind a TUN device. cleanup closes the
 // stack and removes the device.
@@ -409,11 +452,7 @@ func openListeners(c *serveConfig, log *slog.Logger) ([]net.Listener, func(), er
 		DisableOffload: !c.offload,
 	})
 	if err != nil {
-		if errors.Is(err, tun.ErrBadMTU) || errors.Is(err, tun.ErrBadConfig) ||
-			errors.Is(err, tun.ErrNameInUse) {
-			return nil, nil, usagef("--tun %s: %v", c.tunName, err)
-		}
-		return nil, nil, err
+		return nil, nil, tunError(c.tunName, err)
 	}
 	link, err := tun.NewLinkEndpoint(dev, tun.EndpointOptions{})
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"io"
 	"os"
 	"strings"
 
@@ -108,11 +109,23 @@ func readFiles(flagName string, paths []string) ([][]byte, error) {
 	return out, nil
 }
 
+// maxFileSize bounds the files flags name: certificates, keys, CRLs and
+// the like are far smaller, and /dev/zero must not eat the memory.
+const maxFileSize = 16 << 20
+
 // readFileFlag reads the file a flag names; errors name both.
 func readFileFlag(flagName, path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, usagef("%s: %v", flagName, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, usagef("%s: %v", flagName, err)
+	}
+	if len(b) > maxFileSize {
+		return nil, usagef("%s: %s: larger than %d MiB", flagName, path, maxFileSize>>20)
 	}
 	return b, nil
 }
