@@ -354,3 +354,39 @@ func recvConn(t *testing.T, ch chan *Conn, peerOutput string) *Conn {
 		return nil
 	}
 }
+
+// A session openssl saved from one server resumes on another that shares
+// the ticket keys or the store.
+func TestInteropOpenSSLSessionMovesBetweenServers(t *testing.T) {
+	p := newTestPKI(t)
+	keys := bytes.Repeat([]byte{3}, TicketKeysLen)
+	store := newMapStore()
+	for _, tt := range []struct {
+		name string
+		opts func() ServerOptions
+	}{
+		{"ticket keys", func() ServerOptions {
+			return ServerOptions{Context: p.context(t, nil), TicketKeys: keys}
+		}},
+		{"store", func() ServerOptions {
+			return ServerOptions{Context: p.context(t, nil),
+				OnNewSession: store.put, OnResumeSession: store.get}
+		}},
+	} {
+		for _, proto := range []string{"-tls1_2", "-tls1_3"} {
+			t.Run(tt.name+proto, func(t *testing.T) {
+				_, a := greetServer(t, tt.opts())
+				_, b := greetServer(t, tt.opts())
+				sess := filepath.Join(t.TempDir(), "sess.pem")
+				if out := sClient(t, a, proto, "-sess_out", sess); !strings.Contains(out,
+					"New, TLSv1.") {
+					t.Fatalf("first connection:\n%s", out)
+				}
+				if out := sClient(t, b, proto, "-sess_in", sess); !strings.Contains(out,
+					"Reused, TLSv1.") {
+					t.Errorf("not resumed on the second server:\n%s", out)
+				}
+			})
+		}
+	}
+}
