@@ -27,14 +27,13 @@ type EndpointOptions struct {
 	// TCP gets GRO packets, which costs far less per byte.
 	SplitReceived bool
 
-	// PinQueues pins the goroutine reading each queue to a CPU of its
-	// own, chosen by CPUs, so that a queue's packets are read where its
-	// flows' interrupts and cache lines are. Off by default.
-	PinQueues bool
-
-	// CPUs maps queue i to CPU CPUs[i%len(CPUs)] when PinQueues is set.
-	// Empty means the CPUs the process may run on, in order.
-	CPUs []int
+	// QueueThread, when set, runs first thing in each queue's reader
+	// goroutine, on an OS thread that stays locked to the reader for its
+	// life, with the queue's index. It is where a caller pins the reader
+	// to a core (see package affinity), so that the queue's reads and the
+	// kernel work they trigger stay there. Nil leaves the reader to the
+	// Go scheduler.
+	QueueThread func(queue int)
 }
 
 // gsoMaxSize bounds the TCP segments the stack builds for host GSO, IP
@@ -59,8 +58,7 @@ type Endpoint struct {
 	virtio     bool // packets carry a virtio-net header
 	hostGSO    bool // write TCP super-packets for the kernel to split
 	split      bool
-	pin        bool
-	cpus       []int
+	onThread   func(queue int)
 	stats      Stats
 	mtu        atomic.Uint32
 	closeOnce  sync.Once
@@ -104,12 +102,11 @@ var _ stack.GSOEndpoint = (*Endpoint)(nil)
 func NewLinkEndpoint(d *Device, opts EndpointOptions) (*Endpoint, error) {
 	o := d.Offload()
 	e := &Endpoint{
-		name:    d.Name(),
-		virtio:  o.VirtioHeader,
-		hostGSO: o.VirtioHeader && o.Checksum && o.TSO4 && o.TSO6,
-		split:   opts.SplitReceived,
-		pin:     opts.PinQueues,
-		cpus:    opts.CPUs,
+		name:     d.Name(),
+		virtio:   o.VirtioHeader,
+		hostGSO:  o.VirtioHeader && o.Checksum && o.TSO4 && o.TSO6,
+		split:    opts.SplitReceived,
+		onThread: opts.QueueThread,
 	}
 	e.mtu.Store(uint32(d.MTU()))
 	for i, fd := range d.FDs() {
@@ -254,7 +251,11 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 func (e *Endpoint) writePacket(w *writer, pkt *stack.PacketBuffer) tcpip.Error {
 	q := e.queues[0]
 	if len(e.queues) > 1 {
-		q = e.queues[pkt.Hash%uint32(len(e.queues))]
+		// The kernel steers a flow's packets to the queue its
+		// replies were last written on, so any fixed choice per flow
+		// keeps a flow on one queue; the stack hashes each connection
+		// once. Multiply and shift spreads the hash evenly.
+		q = e.queues[uint64(pkt.Hash)*uint64(len(e.queues))>>32]
 	}
 
 	w.iovs = w.iovs[:0]
@@ -375,10 +376,11 @@ func (q *queue) doReadv(fd uintptr) bool {
 // readLoop delivers the queue's packets to d until the endpoint stops.
 func (q *queue) readLoop(d stack.NetworkDispatcher) {
 	e := q.e
-	if e.pin {
+	if e.onThread != nil {
+		// The thread may leave pinned: let it end with the reader
+		// rather than serve other goroutines, by not unlocking.
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		pinQueue(q.index, e.cpus)
+		e.onThread(q.index)
 	}
 	q.iovs[0].Base = &q.hdr[0]
 	q.iovs[0].SetLen(virtioNetHdrLen)

@@ -17,6 +17,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 
+	"github.com/tlsstack/tlsstack/affinity"
 	"github.com/tlsstack/tlsstack/netstack"
 	"github.com/tlsstack/tlsstack/tun"
 )
@@ -283,7 +284,7 @@ func TestTransferChecksums(t *testing.T) {
 			srvTxCsumOff: true, wantSuper: true},
 		{name: "no offload", cfg: tun.Config{DisableOffload: true}, srvTxCsumOff: true},
 		{name: "offload, two queues pinned", cfg: tun.Config{Queues: 2},
-			opts: tun.EndpointOptions{PinQueues: true}, srvTxCsumOff: true, wantSuper: true},
+			opts: tun.EndpointOptions{QueueThread: pinQueue}, srvTxCsumOff: true, wantSuper: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,5 +343,13 @@ func TestTransferChecksums(t *testing.T) {
 				st.TxPackets.Load(), st.TxSuper.Load(), st.RxPackets.Load(),
 				st.RxSuper.Load(), st.RxChecksumCompleted.Load())
 		})
+	}
+}
+
+// pinQueue pins queue i's reader to a CPU of its own, as serve does.
+func pinQueue(i int) {
+	cpus, _ := affinity.Allowed()
+	if len(cpus) > 0 {
+		affinity.PinThread(cpus[i%len(cpus)])
 	}
 }

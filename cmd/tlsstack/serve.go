@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tlsstack/tlsstack/affinity"
 	"github.com/tlsstack/tlsstack/netstack"
 	"github.com/tlsstack/tlsstack/tlslayer"
 	"github.com/tlsstack/tlsstack/tun"
@@ -454,7 +455,9 @@ func openListeners(c *serveConfig, log *slog.Logger) ([]net.Listener, func(), er
 	if err != nil {
 		return nil, nil, tunError(c.tunName, err)
 	}
-	link, err := tun.NewLinkEndpoint(dev, tun.EndpointOptions{})
+	link, err := tun.NewLinkEndpoint(dev, tun.EndpointOptions{
+		QueueThread: queuePinner(c.queues, log),
+	})
 	if err != nil {
 		dev.Close()
 		return nil, nil, err
@@ -492,4 +495,30 @@ func openListeners(c *serveConfig, log *slog.Logger) ([]net.Listener, func(), er
 		ls = append(ls, l)
 	}
 	return ls, cleanup, nil
+}
+
+// queuePinner returns, for more than one queue, the hook that pins each
+// queue's reader to a core of its own, one physical core per queue
+// first; nil for one queue, which the Go scheduler places best.
+func queuePinner(queues int, log *slog.Logger) func(int) {
+	if queues <= 1 {
+		return nil
+	}
+	topo, err := affinity.ReadTopology()
+	if err != nil {
+		log.Warn("not pinning TUN queues", "err", err)
+		return nil
+	}
+	allowed, err := affinity.Allowed()
+	if err != nil {
+		log.Warn("not pinning TUN queues", "err", err)
+		return nil
+	}
+	cpus := topo.Spread(queues, allowed)
+	log.Info("pinning TUN queue readers", "cpus", fmt.Sprint(cpus))
+	return func(q int) {
+		if err := affinity.PinThread(cpus[q]); err != nil {
+			log.Warn("pinning TUN queue reader", "queue", q, "err", err)
+		}
+	}
 }
