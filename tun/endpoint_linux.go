@@ -14,6 +14,7 @@ import (
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/qdisc/fifo"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
@@ -34,7 +35,18 @@ type EndpointOptions struct {
 	// kernel work they trigger stay there. Nil leaves the reader to the
 	// Go scheduler.
 	QueueThread func(queue int)
+
+	// WriteDirect makes the stack's goroutines write packets to the
+	// device themselves. By default (false) a writer goroutine per queue
+	// does, so that a TCP endpoint's lock is not held while the kernel
+	// forwards what was written, which under load is long enough for
+	// gVisor's TCP processors to spin waiting for the lock.
+	WriteDirect bool
 }
+
+// writeQueueLen bounds the packets waiting for a queue's writer; more
+// fail with ErrNoBufferSpace and TCP sends them again later.
+const writeQueueLen = 4096
 
 // gsoMaxSize bounds the TCP segments the stack builds for host GSO, IP
 // header included: the kernel accepts up to 64 KiB.
@@ -59,6 +71,7 @@ type Endpoint struct {
 	hostGSO    bool // write TCP super-packets for the kernel to split
 	split      bool
 	onThread   func(queue int)
+	qdisc      stack.QueueingDiscipline // nil: write on the caller's goroutine
 	stats      Stats
 	mtu        atomic.Uint32
 	closeOnce  sync.Once
@@ -119,6 +132,9 @@ func NewLinkEndpoint(d *Device, opts EndpointOptions) (*Endpoint, error) {
 	}
 	if len(e.queues) == 0 {
 		return nil, fmt.Errorf("tun: link endpoint on %s: device is closed", d.Name())
+	}
+	if !opts.WriteDirect {
+		e.qdisc = fifo.New(directWriter{e}, len(e.queues), writeQueueLen)
 	}
 	return e, nil
 }
@@ -223,6 +239,9 @@ func (e *Endpoint) Close() {
 		if onClose != nil {
 			onClose()
 		}
+		if e.qdisc != nil {
+			e.qdisc.Close()
+		}
 		for _, q := range e.queues {
 			q.f.Close()
 		}
@@ -230,8 +249,38 @@ func (e *Endpoint) Close() {
 	})
 }
 
-// WritePackets implements stack.LinkEndpoint.
+// WritePackets implements stack.LinkEndpoint. Packets go to the queue's
+// writer goroutine, which writes them in order; the caller, who usually
+// holds a TCP endpoint's lock, does not wait for the kernel to forward
+// them.
 func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	if e.qdisc == nil {
+		return e.writeNow(pkts)
+	}
+	n := 0
+	for _, pkt := range pkts.AsSlice() {
+		if err := e.qdisc.WritePacket(pkt); err != nil {
+			e.stats.TxErrors.Add(1)
+			if n == 0 {
+				return 0, err
+			}
+			break
+		}
+		n++
+	}
+	return n, nil
+}
+
+// directWriter writes packets on the caller's goroutine; the write queue
+// calls it.
+type directWriter struct{ e *Endpoint }
+
+func (w directWriter) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	return w.e.writeNow(pkts)
+}
+
+// writeNow writes pkts to their queues before it returns.
+func (e *Endpoint) writeNow(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	w := writerPool.Get().(*writer)
 	defer writerPool.Put(w)
 	n := 0
@@ -255,7 +304,8 @@ func (e *Endpoint) writePacket(w *writer, pkt *stack.PacketBuffer) tcpip.Error {
 		// replies were last written on, so any fixed choice per flow
 		// keeps a flow on one queue; the stack hashes each connection
 		// once. Multiply and shift spreads the hash evenly.
-		q = e.queues[uint64(pkt.Hash)*uint64(len(e.queues))>>32]
+		// The write queue hashes the same way.
+		q = e.queues[pkt.Hash%uint32(len(e.queues))]
 	}
 
 	w.iovs = w.iovs[:0]
