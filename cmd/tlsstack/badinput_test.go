@@ -110,13 +110,22 @@ func TestServeWithoutPrivilege(t *testing.T) {
 	bin := tlsstackBinary(t)
 	cmd := exec.Command(bin, "serve", "--tun", "tlsnp0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	expectExit(t, cmd, 1, "CAP_NET_ADMIN", "tlsnp0")
+}
+
+// expectExit runs cmd and checks its exit status and that its output holds
+// each of wants.
+func expectExit(t *testing.T, cmd *exec.Cmd, status int, wants ...string) {
+	t.Helper()
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want status 1; output: %s", err, out)
+	if !errors.As(err, &ee) || ee.ExitCode() != status {
+		t.Fatalf("%s: %v, want exit status %d; output: %s", cmd, err, status, out)
 	}
-	if !strings.Contains(string(out), "CAP_NET_ADMIN") || !strings.Contains(string(out), "tlsnp0") {
-		t.Errorf("output %q should name the device and CAP_NET_ADMIN", out)
+	for _, w := range wants {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("%s: output %q does not name %q", cmd, out, w)
+		}
 	}
 }
 
@@ -221,12 +230,5 @@ func TestServeWithoutTUNDriver(t *testing.T) {
 	bin := tlsstackBinary(t)
 	cmd := exec.Command("unshare", "--mount", "--net", "sh", "-c",
 		`mount -t tmpfs none /dev/net && exec "$0" serve --tun tlsnd0`, bin)
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want status 1; output: %s", err, out)
-	}
-	if !strings.Contains(string(out), "/dev/net/tun") || !strings.Contains(string(out), "tlsnd0") {
-		t.Errorf("output %q should name /dev/net/tun and the device", out)
-	}
+	expectExit(t, cmd, 1, "/dev/net/tun", "tlsnd0")
 }

@@ -166,18 +166,11 @@ func connect(args []string, stdout, stderr io.Writer) error {
 	var ocspSeen bool
 	opts.OnOCSPResponse = func(resp []byte, _ *tlslayer.Conn) { ocsp, ocspSeen = resp, true }
 	if c.keylog != "" {
-		f, err := os.OpenFile(c.keylog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return usagef("--keylog: %v", err)
-		}
-		defer f.Close()
-		var mu sync.Mutex
-		opts.OnKeylog = func(line []byte, _ *tlslayer.Conn) {
-			mu.Lock()
-			defer mu.Unlock()
-			f.Write(line)
+		if opts.OnKeylog, err = openKeylog(c.keylog); err != nil {
+			return err
 		}
 	}
+
 	if c.sessIn != "" {
 		if opts.Session, err = readFileFlag("--sess-in", c.sessIn); err != nil {
 			return err

@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -352,15 +351,8 @@ func newTLSServer(c *serveConfig, log *slog.Logger) (*tlslayer.Server, error) {
 		so.OnOCSPRequest = func(_, _ *x509.Certificate) ([]byte, error) { return resp, nil }
 	}
 	if c.keylogFile != "" {
-		w, err := os.OpenFile(c.keylogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return nil, usagef("--keylog: %v", err)
-		}
-		var mu sync.Mutex
-		so.OnKeylog = func(line []byte, _ *tlslayer.Conn) {
-			mu.Lock()
-			defer mu.Unlock()
-			w.Write(line)
+		if so.OnKeylog, err = openKeylog(c.keylogFile); err != nil {
+			return nil, err
 		}
 	}
 

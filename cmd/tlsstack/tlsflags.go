@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/tlsstack/tlsstack/tlslayer"
 )
@@ -128,6 +129,22 @@ func readFileFlag(flagName, path string) ([]byte, error) {
 		return nil, usagef("%s: %s: larger than %d MiB", flagName, path, maxFileSize>>20)
 	}
 	return b, nil
+}
+
+// openKeylog opens --keylog's file for appending and returns the callback
+// that writes NSS key-log lines to it. The file stays open for the life of
+// the process.
+func openKeylog(path string) (func(line []byte, c *tlslayer.Conn), error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, usagef("--keylog: %v", err)
+	}
+	var mu sync.Mutex
+	return func(line []byte, _ *tlslayer.Conn) {
+		mu.Lock()
+		defer mu.Unlock()
+		f.Write(line)
+	}, nil
 }
 
 // processFlags are the process-wide switches in the manner of Node's
