@@ -20,25 +20,29 @@ func (h *harness) profile(ctx context.Context, live []*system) {
 		h.logf("profile: %v", err)
 		return
 	}
+	self := func(args ...string) []string { return append([]string{h.self, "client"}, args...) }
+	h2load := func(s *system, proto ...string) []string {
+		return append(append([]string{"h2load", "--clients", "64",
+			"--max-concurrent-streams", "1", "--duration", "3"}, proto...),
+			"https://"+s.httpAddr+"/bytes/1024")
+	}
 	loads := []struct {
 		name string
-		args func(s *system) []string
+		argv func(s *system) []string
 	}{
 		{"bulk-download-1conn", func(s *system) []string {
-			return []string{"bulk", "--addr", s.bulkAddr, "--bytes", strconv.Itoa(256 << 20)}
+			return self("bulk", "--addr", s.bulkAddr, "--bytes", strconv.Itoa(256<<20))
 		}},
 		{"bulk-upload-1conn", func(s *system) []string {
-			return []string{"bulk", "--addr", s.bulkAddr, "--upload", "--bytes",
-				strconv.Itoa(256 << 20)}
+			return self("bulk", "--addr", s.bulkAddr, "--upload", "--bytes",
+				strconv.Itoa(256<<20))
 		}},
 		{"handshake-full-tls13", func(s *system) []string {
-			return []string{"handshake", "--addr", s.httpAddr, "--workers", "64",
-				"--duration", "2s", "--max", "200000"}
+			return self("handshake", "--addr", s.httpAddr, "--workers", "64",
+				"--duration", "2s", "--max", "200000")
 		}},
-		{"requests-h1-5000rps", func(s *system) []string {
-			return []string{"latency", "--addr", s.httpAddr, "--conns", "64",
-				"--rate", "5000", "--duration", "2s", "--max", "20000"}
-		}},
+		{"rps-h1-1k-64conn", func(s *system) []string { return h2load(s, "--h1") }},
+		{"rps-h2-1k-64conn", func(s *system) []string { return h2load(s) }},
 	}
 	for _, s := range live {
 		if s.pprofAddr == "" || s.main == nil || !s.main.alive() {
@@ -49,7 +53,7 @@ func (h *harness) profile(ctx context.Context, live []*system) {
 				return
 			}
 			base := filepath.Join(h.cfg.profileDir, s.name+"-"+l.name)
-			if err := h.profileOne(ctx, s, base+".pprof", l.args(s)); err != nil {
+			if err := h.profileOne(ctx, s, base+".pprof", l.argv(s)); err != nil {
 				h.logf("profile %s %s: %v", s.name, l.name, err)
 				continue
 			}
@@ -65,8 +69,8 @@ func (h *harness) profile(ctx context.Context, live []*system) {
 	}
 }
 
-// profileOne records one profile while repeating the client load (at most
-// 50 times) until the profile is in.
+// profileOne records one profile while repeating the load, run in the
+// client namespace (at most 50 times), until the profile is in.
 func (h *harness) profileOne(ctx context.Context, s *system, out string, load []string) error {
 	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.pprofAddr,
 		profileSeconds)
@@ -83,8 +87,8 @@ func (h *harness) profileOne(ctx context.Context, s *system, out string, load []
 			return err
 		default:
 		}
-		if _, err := h.client(ctx, 2*time.Minute, load[0], load[1:]...); err != nil {
-			h.logf("profile load %s: %v", load[0], err)
+		if _, err := runCmd(ctx, 2*time.Minute, nil, h.inClient(load...)...); err != nil {
+			h.logf("profile load: %v", firstLine(err.Error()))
 			time.Sleep(200 * time.Millisecond)
 		}
 	}

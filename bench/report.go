@@ -65,7 +65,8 @@ func (h *harness) setupNotes() []string {
 		fmt.Sprintf("idle: %d connections on a freshly started server; memory is the "+
 			"server's RSS growth divided by the connections opened", h.plan.idleConns),
 		"tlsstack runs with --log-level warn (nginx: access_log off); its http responder " +
-			"computes SHA-256 of every /bytes and /upload body, which nginx and HAProxy do not",
+			"answers POST /upload with the body's SHA-256, so the upload rows include " +
+			"hashing that nginx and HAProxy (which discard the body) do not do",
 	}
 }
 
