@@ -252,6 +252,11 @@ func runProbe(o *clientOpts) (clientResult, error) {
 			res.Seconds = time.Since(start).Seconds()
 			return res, nil
 		}
+		// An alert is an answer: the server is up and refuses what was
+		// offered, and asking again will not change that.
+		if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "remote error" {
+			return res, fmt.Errorf("probe %s: %w", o.addr, err)
+		}
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("probe %s: not ready after %v: %w", o.addr, o.timeout, err)
 		}

@@ -17,6 +17,12 @@ import (
 // 1.3 and session tickets, as the client's real peer in these tests.
 func standinServer(t *testing.T) string {
 	t.Helper()
+	return standinServerWith(t, nil)
+}
+
+// standinServerWith lets a test restrict the server's key exchange groups.
+func standinServerWith(t *testing.T, groups []tls.CurveID) string {
+	t.Helper()
 	certPEM, keyPEM, err := makeCert()
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +32,8 @@ func standinServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(standinHandler())
-	srv.TLS = &tls.Config{NextProtos: []string{"http/1.1"}, Certificates: []tls.Certificate{cert}}
+	srv.TLS = &tls.Config{NextProtos: []string{"http/1.1"}, Certificates: []tls.Certificate{cert},
+		CurvePreferences: groups}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
@@ -172,5 +179,21 @@ func TestClientResultJSONKeys(t *testing.T) {
 		if !bytes.Contains(b, []byte(k)) {
 			t.Errorf("%s missing from %s", k, b)
 		}
+	}
+}
+
+func TestProbeGivesUpAtOnceWhenTheServerRefusesTheGroup(t *testing.T) {
+	o := opts(standinServerWith(t, []tls.CurveID{tls.X25519}))
+	o.group = "mlkem"
+	start := time.Now()
+	if _, err := runProbe(o); err == nil {
+		t.Fatal("probe succeeded without a common group")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("probe took %v to give up; an alert should end it", d)
+	}
+	o.group = "x25519"
+	if _, err := runProbe(o); err != nil {
+		t.Errorf("x25519: %v", err)
 	}
 }

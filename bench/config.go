@@ -65,8 +65,8 @@ func planFor(mode string) plan {
 	case "quick":
 		return plan{runs: 3, bulkWarm: 4 << 20, bulkTarget: 200 * time.Millisecond,
 			bulkMax: 256 << 20, iperfSeconds: 1, hsDuration: 300 * time.Millisecond,
-			hsMax: 20_000, rpsRequests: 6000, latDuration: time.Second,
-			latRate: 1000, latConns: 16, idleConns: 1000, idleRuns: 1,
+			hsMax: 20_000, rpsRequests: 6000, latDuration: 600 * time.Millisecond,
+			latRate: 1000, latConns: 16, idleConns: 500, idleRuns: 1,
 			cryptoTime: 100 * time.Millisecond, cryptoRuns: 1}
 	}
 	return plan{runs: 5, bulkWarm: 32 << 20, bulkTarget: 1500 * time.Millisecond,
@@ -132,7 +132,7 @@ func parseConfig(args []string) (*config, error) {
 	fs.Float64Var(&c.latencyRate, "latency-rate", 0, "requests per second in the latency "+
 		"scenario (default 1000 quick, 2000 full)")
 	fs.IntVar(&c.idleConns, "idle-conns", 0, "connections in the idle scenario "+
-		"(default 1000 quick, 10000 full)")
+		"(default 500 quick, 10000 full)")
 	fs.StringVar(&c.profileDir, "profile", "", "after measuring, take CPU profiles of the "+
 		"tlsstack systems in bulk and handshake scenarios into this `DIR`")
 	fs.BoolVar(&c.rps, "rps", true, "steer each namespace's veth receive work to its "+

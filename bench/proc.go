@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -233,4 +234,33 @@ func runCmdCPU(ctx context.Context, timeout time.Duration, stdin io.Reader,
 		return stdout.Bytes(), busy, fmt.Errorf("%s: %w: %s", filepath.Base(argv[0]), err, msg)
 	}
 	return stdout.Bytes(), busy, nil
+}
+
+// cpusBusy returns the time the given CPUs spent on anything but idle and
+// iowait since boot, from /proc/stat; -1 when it cannot be read.
+func cpusBusy(cpus []int) time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	var total int64
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(f[0], "cpu"))
+		if err != nil || !slices.Contains(cpus, n) {
+			continue
+		}
+		// user nice system idle iowait irq softirq steal
+		for i, v := range f[1:9] {
+			if i == 3 || i == 4 {
+				continue
+			}
+			t, _ := strconv.ParseInt(v, 10, 64)
+			total += t
+		}
+	}
+	return time.Duration(total) * time.Second / clockTicks
 }

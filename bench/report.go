@@ -53,9 +53,10 @@ func (h *harness) setupNotes() []string {
 		"ECDSA P-256 certificate made per run; TLS 1.3 rows offer X25519 only (the " +
 			"-mlkem row X25519MLKEM768 only); TLS 1.2 rows ECDHE-ECDSA-AES128-GCM-SHA256",
 		"bulk: each connection moves a power-of-two size picked from a warm-up so a run " +
-			"lasts about " + h.plan.bulkTarget.String() + "; server CPU is user+system time " +
-			"of the server's process tree (softirq work lands there too: this kernel has " +
-			"no IRQ time accounting)",
+			"lasts about " + h.plan.bulkTarget.String() + "; server CPU is the user+system " +
+			"time charged to the server's process tree, which includes kernel work done " +
+			"in its system calls but not softirq work done while it was not running " +
+			"(see the last note)",
 		"handshake rows are closed-loop with 64 workers on the client CPU; a full " +
 			"handshake costs the client about as much as the server (it verifies the " +
 			"signature), so read the -cpu rows for server capacity",
@@ -83,6 +84,9 @@ func (h *harness) report() error {
 		Scenarios:  h.res.all(cols),
 		Setup: setupInfo{ServerCPUs: h.cfg.serverCPUs, ClientCPUs: h.cfg.clientCPUs,
 			Runs: h.plan.runs, Notes: h.setupNotes()},
+	}
+	if s := h.res.otherLoadSummary(systems); s != "" {
+		rep.Setup.Notes = append(rep.Setup.Notes, s)
 	}
 	for _, s := range h.systems {
 		rep.Setup.Systems = append(rep.Setup.Systems, systemInfo{Name: s.name,

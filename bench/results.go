@@ -22,6 +22,10 @@ type results struct {
 	// clientBound counts the runs of a row and system in which the client
 	// kept its CPU at least clientBoundAt busy.
 	clientBound map[[2]string]int
+	// other is, per system and measured run, how much of a core the
+	// server CPUs were busy beyond what the server's processes were
+	// charged.
+	other map[string][]float64
 }
 
 // clientBoundAt is the client CPU use, in cores, above which a run is
@@ -37,6 +41,7 @@ func newResults() *results {
 		tls:      map[string]string{},
 
 		clientBound: map[[2]string]int{},
+		other:       map[string][]float64{},
 	}
 }
 
@@ -63,6 +68,34 @@ func (r *results) client(rw row, system string, busy float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.clientBound[[2]string{rw.name, system}]++
+}
+
+func (r *results) otherLoad(system string, cores float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.other[system] = append(r.other[system], cores)
+}
+
+// otherLoadSummary describes, per system, the busy time on the server CPUs
+// during the measured bulk and handshake runs that no server process was
+// charged with.
+func (r *results) otherLoadSummary(systems []string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var parts []string
+	for _, sys := range systems {
+		if v := r.other[sys]; len(v) > 0 {
+			med, _, _ := stats(v)
+			parts = append(parts, fmt.Sprintf("%s %.0f%%", sys, med*100))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "server CPU busy time that was not charged to the server's processes, median " +
+		"share of a core during the bulk and handshake runs: " + strings.Join(parts, ", ") +
+		"; mostly softirq network work done for the server while it was not running " +
+		"(the -cpu rows leave it out), plus other processes on the machine and steal"
 }
 
 func (r *results) note(rw row, group, system, msg string) {

@@ -128,20 +128,30 @@ func (h *harness) fail(t *test, s *system, err error) {
 }
 
 // withCPU runs f and returns the CPU time the system's server used
-// meanwhile (helpers such as HAProxy's backend are not counted).
-func withCPU(s *system, f func() error) (time.Duration, error) {
+// meanwhile (helpers such as HAProxy's backend are not counted). It also
+// records how busy the server CPUs were with anything else: on a shared
+// machine that is the noise in the run.
+func (h *harness) withCPU(s *system, f func() error) (time.Duration, error) {
 	before, err := treeUsage(s.main.pid())
 	if err != nil {
 		return 0, err
 	}
+	busy0 := cpusBusy(h.serverCPUList)
+	start := time.Now()
 	if err := f(); err != nil {
 		return 0, err
 	}
+	wall := time.Since(start)
+	busy := cpusBusy(h.serverCPUList) - busy0
 	after, err := treeUsage(s.main.pid())
 	if err != nil {
 		return 0, err
 	}
-	return max(after.cpu-before.cpu, 0), nil
+	used := max(after.cpu-before.cpu, 0)
+	if busy0 >= 0 && busy >= 0 && wall > 0 {
+		h.res.otherLoad(s.name, max(busy-used, 0).Seconds()/wall.Seconds())
+	}
+	return used, nil
 }
 
 // allTests lists every scenario in report order.
@@ -223,7 +233,7 @@ func bulkTest(dir string, conns int) *test {
 	t.measure = func(ctx context.Context, h *harness, s *system, st any) (map[string]float64, error) {
 		var bytes int64
 		var secs float64
-		cpu, err := withCPU(s, func() error {
+		cpu, err := h.withCPU(s, func() error {
 			var err error
 			if s.iperf {
 				bytes, secs, err = h.iperf(ctx, conns, upload)
@@ -337,7 +347,7 @@ func handshakeTest(kind, version, group string) *test {
 	}
 	t.measure = func(ctx context.Context, h *harness, s *system, _ any) (map[string]float64, error) {
 		var res clientResult
-		cpu, err := withCPU(s, func() error {
+		cpu, err := h.withCPU(s, func() error {
 			var err error
 			res, err = h.client(ctx, h.plan.hsDuration+time.Minute, "handshake",
 				args(s, h.plan.hsDuration)...)
