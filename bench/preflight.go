@@ -21,7 +21,7 @@ var debianPackages = []string{"iproute2", "util-linux", "nginx", "haproxy", "ipe
 // need lists what each system and scenario group runs.
 func (h *harness) need() map[string][]tool {
 	n := map[string][]tool{
-		"the harness": {{"ip", "iproute2"}, {"taskset", "util-linux"}, {"prlimit", "util-linux"}},
+		"the harness": {{"ip", "iproute2"}, {"taskset", "util-linux"}},
 	}
 	for _, s := range h.cfg.systems {
 		switch s {

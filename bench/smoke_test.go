@@ -145,7 +145,8 @@ func TestSmokeTinyRunOfTLSStackWritesWellFormedResults(t *testing.T) {
 	}
 
 	md, err := os.ReadFile(filepath.Join(out, "latest.md"))
-	if err != nil || !bytes.Contains(md, []byte("| scenario | unit | tlsstack-kernel | tlsstack-tun |")) {
+	header := "| scenario | unit | tlsstack-kernel | tlsstack-tun |"
+	if err != nil || !bytes.Contains(md, []byte(header)) {
 		t.Errorf("latest.md: %v\n%s", err, md)
 	}
 	png, err := os.ReadFile(filepath.Join(out, "latest.png"))
