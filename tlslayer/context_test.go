@@ -426,3 +426,28 @@ func TestContextWarnings(t *testing.T) {
 		t.Errorf("warnings %q", w)
 	}
 }
+
+func TestLoadPEMFileNamesTheFile(t *testing.T) {
+	p := newTestPKI(t)
+	f := writeFiles(t, map[string][]byte{"cert.pem": p.ecCert, "junk.txt": []byte("hi")})
+	if b, err := LoadPEMFile(f["cert.pem"]); err != nil || len(b) == 0 {
+		t.Errorf("LoadPEMFile: %v", err)
+	}
+	for _, path := range []string{f["junk.txt"], f["cert.pem"] + ".missing"} {
+		_, err := LoadPEMFile(path)
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("LoadPEMFile(%s) = %v, want an error naming the file", path, err)
+		}
+	}
+}
+
+func TestHonorCipherOrderIsAccepted(t *testing.T) {
+	// crypto/tls picks by its own order whatever the flag says; the
+	// option is accepted so that Node configurations load.
+	for _, v := range []bool{false, true} {
+		if _, err := NewSecureContext(ContextOptions{HonorCipherOrder: v,
+			Ciphers: "ECDHE+AESGCM"}); err != nil {
+			t.Errorf("HonorCipherOrder=%v: %v", v, err)
+		}
+	}
+}
