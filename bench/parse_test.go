@@ -25,7 +25,8 @@ func TestParseH2loadReadsRateAndProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.rps != 19203.10 || r.protocol != "h2" || r.succeeded != 6000 || r.failed != 0 {
+	if r.rps != 19203.10 || r.protocol != "h2" || r.succeeded != 6000 || r.failed != 0 ||
+		r.version != "TLSv1.3" || r.cipher != "TLS_AES_128_GCM_SHA256" || r.group != "X25519" {
 		t.Errorf("got %+v", r)
 	}
 }

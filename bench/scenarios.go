@@ -418,6 +418,8 @@ func rpsTest(proto string) *test {
 		if r.protocol != want {
 			return nil, notApplicable{fmt.Sprintf("negotiated %q, not %s", r.protocol, want)}
 		}
+		h.res.negotiated(s.name+" "+name, clientResult{Version: r.version, Cipher: r.cipher,
+			Group: r.group})
 		return map[string]float64{name: r.rps}, nil
 	}
 	return t
@@ -428,6 +430,8 @@ type h2loadResult struct {
 	succeeded int64
 	failed    int64
 	protocol  string
+	// What the handshake negotiated, as h2load names it.
+	version, cipher, group string
 }
 
 var (
@@ -435,6 +439,9 @@ var (
 	reRequests = regexp.MustCompile(`requests: \d+ total, \d+ started, \d+ done, (\d+) ` +
 		`succeeded, (\d+) failed`)
 	reProtocol = regexp.MustCompile(`Application protocol: (\S+)`)
+	reTLS      = regexp.MustCompile(`TLS Protocol: (\S+)`)
+	reCipher   = regexp.MustCompile(`Cipher: (\S+)`)
+	reTempKey  = regexp.MustCompile(`Server Temp Key: (\S+)`)
 	reStatus   = regexp.MustCompile(`status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx`)
 )
 
@@ -452,8 +459,11 @@ func parseH2load(out []byte) (h2loadResult, error) {
 		r.succeeded, _ = strconv.ParseInt(m[1], 10, 64)
 		r.failed, _ = strconv.ParseInt(m[2], 10, 64)
 	}
-	if m := reProtocol.FindStringSubmatch(s); m != nil {
-		r.protocol = m[1]
+	for re, dst := range map[*regexp.Regexp]*string{reProtocol: &r.protocol,
+		reTLS: &r.version, reCipher: &r.cipher, reTempKey: &r.group} {
+		if m := re.FindStringSubmatch(s); m != nil {
+			*dst = m[1]
+		}
 	}
 	if r.succeeded == 0 {
 		return r, fmt.Errorf("h2load: no request succeeded")
