@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"strings"
@@ -556,6 +557,7 @@ func (s *Server) handshake(ctx context.Context, raw net.Conn) (*Conn, error) {
 			err = fmt.Errorf("tlslayer: handshake with %s: %w after %s",
 				remote, ErrHandshakeTimeout, s.opts.HandshakeTimeout)
 		} else {
+			answerPlainHTTP(raw, err)
 			err = fmt.Errorf("tlslayer: handshake with %s: %w", remote, err)
 		}
 		_ = tr.Close()
@@ -571,6 +573,29 @@ func (s *Server) handshake(ctx context.Context, raw net.Conn) (*Conn, error) {
 		s.opts.OnSecureConnection(c)
 	}
 	return c, nil
+}
+
+// answerPlainHTTP tells a client that spoke plain HTTP to the TLS port what
+// went wrong, in HTTP, as nginx and net/http do, instead of leaving it with
+// an empty reply.
+func answerPlainHTTP(raw net.Conn, err error) {
+	var rh tls.RecordHeaderError
+	if !errors.As(err, &rh) || rh.Conn == nil || !looksLikeHTTP(rh.RecordHeader[:]) {
+		return
+	}
+	raw.SetWriteDeadline(time.Now().Add(time.Second))
+	io.WriteString(raw, "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n"+
+		"Connection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+}
+
+func looksLikeHTTP(hdr []byte) bool {
+	for _, m := range []string{"GET /", "HEAD ", "POST ", "PUT /", "DELET", "OPTIO", "PATCH",
+		"CONNE"} {
+		if string(hdr) == m {
+			return true
+		}
+	}
+	return false
 }
 
 // runHandshake bounds the handshake by HandshakeTimeout. A deadline on the

@@ -480,3 +480,44 @@ func TestServerHandshakeTimeoutWithoutDeadlines(t *testing.T) {
 		t.Errorf("err = %v, want ErrHandshakeTimeout", err)
 	}
 }
+
+// TestServerAnswersPlainHTTP gives a client that sends plain HTTP to the
+// TLS port an HTTP 400 that says why, then closes.
+func TestServerAnswersPlainHTTP(t *testing.T) {
+	certPEM, keyPEM, err := SelfSigned([]string{"localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := NewSecureContext(ContextOptions{Cert: [][]byte{certPEM}, Key: [][]byte{keyPEM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(ServerOptions{Context: ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := srv.Listen(inner)
+	defer l.Close()
+
+	for _, req := range []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "\x00\x01garbage!"} {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, req)
+		got, _ := io.ReadAll(c)
+		c.Close()
+		isHTTP := strings.HasPrefix(req, "GET")
+		if isHTTP && !strings.HasPrefix(string(got), "HTTP/1.0 400 Bad Request") {
+			t.Errorf("plain HTTP got %q, want a 400", got)
+		}
+		if !isHTTP && strings.Contains(string(got), "HTTP/") {
+			t.Errorf("garbage got an HTTP answer %q", got)
+		}
+	}
+}
