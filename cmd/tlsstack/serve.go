@@ -321,6 +321,9 @@ func newTLSServer(c *serveConfig, log *slog.Logger) (*tlslayer.Server, error) {
 	if err != nil {
 		return nil, usagef("TLS options (%s): %v", c.tls.files(), err)
 	}
+	for _, w := range ctx.Warnings() {
+		log.Warn("TLS configuration", "warning", w)
+	}
 
 	so := tlslayer.ServerOptions{
 		Context:           ctx,
