@@ -53,6 +53,14 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"tun name too long", []string{"--tun", "abcdefghijklmnopq"}, "--tun"},
 		{"endless cert file", []string{"--cert", "/dev/zero", "--key", keyA}, "larger than"},
 		{"negative max-conns", []string{"--max-conns", "-1"}, "--max-conns"},
+		{"listen with kernel", []string{"--kernel", "127.0.0.1:0", "--listen", "444"},
+			"--listen is for the TUN stack"},
+		{"sni for an IP address", []string{"--sni", "198.19.0.1=" + certA + "," + keyA},
+			"never arrives as SNI"},
+		{"ocsp response not OCSP", []string{"--kernel", "127.0.0.1:0", "--ocsp-response",
+			keyA}, "not an OCSP response"},
+		{"empty ca file", []string{"--kernel", "127.0.0.1:0", "--ca", garbage},
+			"ca[0] is --ca " + garbage},
 		{"stray argument", []string{"extra"}, "extra"},
 	}
 	for _, c := range cases {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/ocsp"
+
 	"github.com/tlsstack/tlsstack/netstack"
 	"github.com/tlsstack/tlsstack/tlslayer"
 	"github.com/tlsstack/tlsstack/tun"
@@ -110,6 +112,13 @@ func parseConnectFlags(args []string, stderr io.Writer) (*connectConfig, error) 
 			return nil, usagef("connect %q: bad port %q", target, c.port)
 		}
 	}
+	if c.alpn != "" {
+		for _, p := range strings.Split(c.alpn, ",") {
+			if p == "" || len(p) > 255 {
+				return nil, usagef("--alpn %q: protocol names must be 1 to 255 bytes", c.alpn)
+			}
+		}
+	}
 	if c.reconnect < 0 || c.reconnect > 100 {
 		return nil, usagef("--reconnect %d: must be 0 to 100", c.reconnect)
 	}
@@ -144,7 +153,7 @@ func connect(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, err := tlslayer.NewSecureContext(ctxOpts)
 	if err != nil {
-		return usagef("TLS options (%s): %v", c.tls.files(), err)
+		return c.tls.contextError(err)
 	}
 
 	opts := tlslayer.ClientOptions{
@@ -176,6 +185,14 @@ func connect(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if c.sessOut != "" {
+		// Find out now, not after the handshake, that it cannot be written.
+		f, err := os.OpenFile(c.sessOut, os.O_WRONLY|os.O_CREATE, 0o600)
+		if err != nil {
+			return usagef("--sess-out: %v", err)
+		}
+		f.Close()
+	}
 	if c.stack {
 		dial, closeStack, err := stackDialer(c)
 		if err != nil {
@@ -204,7 +221,10 @@ func connect(args []string, stdout, stderr io.Writer) error {
 		ocsp, ocspSeen = nil, false
 		conn, err := tlslayer.Connect(opts)
 		if err != nil {
-			return fmt.Errorf("connect %s: %w", c.target(), err)
+			if c.sessIn != "" && i == 0 && strings.Contains(err.Error(), "session") {
+				return usagef("--sess-in %s: %v", c.sessIn, err)
+			}
+			return err // tlslayer's errors name the peer
 		}
 		answer, rerr := c.exchange(conn)
 		if i == 0 {
@@ -316,8 +336,28 @@ func describe(w io.Writer, conn *tlslayer.Conn, c *connectConfig, ocsp []byte, o
 		case !ocspSeen || len(ocsp) == 0:
 			fmt.Fprintln(w, "OCSP response: no response sent")
 		default:
-			fmt.Fprintf(w, "OCSP response: %d bytes stapled\n", len(ocsp))
+			describeOCSP(w, ocsp)
 		}
+	}
+}
+
+// describeOCSP prints a stapled response's status and validity. The
+// signature is not checked here: that needs the issuer, and the staple is
+// shown for inspection, as openssl s_client -status does.
+func describeOCSP(w io.Writer, der []byte) {
+	r, err := ocsp.ParseResponse(der, nil)
+	if err != nil {
+		fmt.Fprintf(w, "OCSP response: %d bytes, not parseable: %v\n", len(der), err)
+		return
+	}
+	status := map[int]string{ocsp.Good: "good", ocsp.Revoked: "revoked",
+		ocsp.Unknown: "unknown"}[r.Status]
+	fmt.Fprintf(w, "OCSP response: %d bytes stapled, cert status %s, serial %X\n", len(der),
+		status, r.SerialNumber)
+	fmt.Fprintf(w, "   this update %s, next update %s\n", r.ThisUpdate.UTC().Format(time.RFC3339),
+		r.NextUpdate.UTC().Format(time.RFC3339))
+	if r.Status == ocsp.Revoked {
+		fmt.Fprintf(w, "   revoked at %s\n", r.RevokedAt.UTC().Format(time.RFC3339))
 	}
 }
 

@@ -9,6 +9,31 @@ import (
 	"testing"
 )
 
+func TestConnectRefusesBadInput(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--alpn", ",,", "127.0.0.1:1"}, "--alpn"},
+		{[]string{"--sess-out", filepath.Join(dir, "no", "such"), "127.0.0.1:1"}, "--sess-out"},
+		{[]string{"--sess-in", filepath.Join(dir, "missing"), "127.0.0.1:1"}, "--sess-in"},
+		{[]string{"--ca", dir, "127.0.0.1:1"}, "--ca"},
+		{[]string{"--reconnect", "-1", "127.0.0.1:1"}, "--reconnect"},
+		{[]string{"--stack", "127.0.0.1:1"}, "--addr"},
+		{[]string{"nohostport"}, "HOST:PORT"},
+		{nil, "missing HOST:PORT"},
+	}
+	for _, c := range cases {
+		var stdout, stderr bytes.Buffer
+		if code := run(append([]string{"connect"}, c.args...), &stdout, &stderr); code != 2 ||
+			!strings.Contains(stderr.String(), c.want) {
+			t.Errorf("connect %q: exit %d, stderr %q; want 2 naming %q", c.args, code,
+				stderr.String(), c.want)
+		}
+	}
+}
+
 func TestCiphersCommand(t *testing.T) {
 	cases := []struct {
 		args     []string

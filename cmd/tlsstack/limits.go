@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -127,6 +129,12 @@ func newClientErrorLog(log *slog.Logger) *clientErrorLog {
 
 func (l *clientErrorLog) report(err error, remote net.Addr) {
 	n := l.total.Add(1)
+	if errors.Is(err, io.EOF) {
+		// A TCP probe (a health check, a port scan) that sent nothing:
+		// not worth an operator's attention.
+		l.log.Debug("tls client error", "peer", remote, "err", err, "total", n)
+		return
+	}
 	logged := false
 	l.sometime.Do(func() {
 		logged = true

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/tlsstack/tlsstack/affinity"
+	"golang.org/x/crypto/ocsp"
+
 	"github.com/tlsstack/tlsstack/netstack"
 	"github.com/tlsstack/tlsstack/tlslayer"
 	"github.com/tlsstack/tlsstack/tun"
@@ -137,6 +139,10 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		seenAddr[p.Addr()] = true
 		c.addrs = append(c.addrs, p)
 	}
+	if c.kernel != "" && len(listens) > 0 {
+		return nil, usagef("--listen is for the TUN stack; with --kernel the port goes in " +
+			"--kernel ADDR:PORT")
+	}
 	if len(listens) == 0 {
 		listens = listFlag{"443"}
 	}
@@ -160,6 +166,13 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 			return nil, usagef("--kernel %q: port %q is not a number from 0 to 65535",
 				c.kernel, port)
+		}
+	}
+	for _, spec := range c.sni {
+		name, _, _ := strings.Cut(spec, "=")
+		if _, err := netip.ParseAddr(name); err == nil {
+			return nil, usagef("--sni %s: an IP address never arrives as SNI (RFC 6066); "+
+				"put it in the default certificate's SANs", name)
 		}
 	}
 	if c.maxConns < 0 {
@@ -319,7 +332,7 @@ func newTLSServer(c *serveConfig, log *slog.Logger) (*tlslayer.Server, error) {
 	}
 	ctx, err := tlslayer.NewSecureContext(opts)
 	if err != nil {
-		return nil, usagef("TLS options (%s): %v", c.tls.files(), err)
+		return nil, c.tls.contextError(err)
 	}
 	for _, w := range ctx.Warnings() {
 		log.Warn("TLS configuration", "warning", w)
@@ -351,7 +364,18 @@ func newTLSServer(c *serveConfig, log *slog.Logger) (*tlslayer.Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		so.OnOCSPRequest = func(_, _ *x509.Certificate) ([]byte, error) { return resp, nil }
+		parsed, err := ocsp.ParseResponse(resp, nil)
+		if err != nil {
+			return nil, usagef("--ocsp-response %s: not an OCSP response: %v", c.ocspFile, err)
+		}
+		// Staple it only to the certificate it speaks for: SNI contexts
+		// serve other certificates.
+		so.OnOCSPRequest = func(cert, _ *x509.Certificate) ([]byte, error) {
+			if cert.SerialNumber.Cmp(parsed.SerialNumber) != 0 {
+				return nil, nil
+			}
+			return resp, nil
+		}
 	}
 	if c.keylogFile != "" {
 		if so.OnKeylog, err = openKeylog(c.keylogFile); err != nil {
@@ -361,6 +385,9 @@ func newTLSServer(c *serveConfig, log *slog.Logger) (*tlslayer.Server, error) {
 
 	srv, err := tlslayer.NewServer(so)
 	if err != nil {
+		if c.ticketKeysFile != "" && strings.Contains(err.Error(), "icket") {
+			return nil, usagef("--ticket-keys-file %s: %v", c.ticketKeysFile, err)
+		}
 		return nil, usageError{err}
 	}
 	for _, spec := range c.sni {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -92,10 +93,26 @@ func (f *contextFlags) options() (tlslayer.ContextOptions, error) {
 	return o, nil
 }
 
-// files names every file the flags read, for error messages.
-func (f *contextFlags) files() string {
-	all := append(append(append([]string{}, f.certs...), f.keys...), f.pfx...)
-	return strings.Join(all, ", ")
+// contextError explains an error from NewSecureContext in the user's terms:
+// tlslayer names inputs by option and index ("ca[0]"), so the message
+// lists which flag and file each index stands for.
+func (f *contextFlags) contextError(err error) error {
+	var legend []string
+	for _, in := range []struct {
+		option, flag string
+		files        []string
+	}{
+		{"cert", "--cert", f.certs}, {"key", "--key", f.keys}, {"pfx", "--pfx", f.pfx},
+		{"ca", "--ca", f.ca}, {"crl", "--crl", f.crl},
+	} {
+		for i, file := range in.files {
+			legend = append(legend, fmt.Sprintf("%s[%d] is %s %s", in.option, i, in.flag, file))
+		}
+	}
+	if len(legend) == 0 {
+		return usagef("TLS options: %v", err)
+	}
+	return usagef("TLS options: %v (%s)", err, strings.Join(legend, ", "))
 }
 
 func readFiles(flagName string, paths []string) ([][]byte, error) {

@@ -18,6 +18,7 @@ import (
 // which the end-to-end tests cover.
 func TestServeTLSOptions(t *testing.T) {
 	requireCommands(t, "openssl")
+	bin := tlsstackBinary(t)
 	dir := t.TempDir()
 	pki := writeTestPKI(t, dir)
 	other, otherKey := writePair(t, dir, "other")
@@ -56,6 +57,16 @@ func TestServeTLSOptions(t *testing.T) {
 		if out := sclient("-status -servername server.test"); !strings.Contains(out,
 			"OCSP Response Status: successful") {
 			t.Errorf("-status: no stapled response:\n%s", out)
+		}
+		// The response is server.test's: other.test's certificate gets none.
+		if out := sclient("-status -servername other.test"); !strings.Contains(out,
+			"no response sent") {
+			t.Errorf("-status for other.test: server.test's response stapled:\n%s", out)
+		}
+		out, err := exec.Command(bin, "connect", "--ca", pki.ca, "--servername", "server.test",
+			"--status", addr).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "cert status good, serial 2") {
+			t.Errorf("connect --status: %v\n%s", err, out)
 		}
 	})
 	t.Run("keylog", func(t *testing.T) {
@@ -130,7 +141,7 @@ func TestServeSharedTicketKeys(t *testing.T) {
 	out, err := exec.Command(bin, "serve", "--kernel", "127.0.0.1:0",
 		"--ticket-keys-file", short).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 ||
-		!strings.Contains(string(out), "48") {
+		!strings.Contains(string(out), "48") || !strings.Contains(string(out), "--ticket-keys-file") {
 		t.Errorf("40-byte ticket keys: %v\n%s", err, out)
 	}
 }
