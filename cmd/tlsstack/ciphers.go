@@ -17,8 +17,15 @@ func ciphers(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ciphers", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tlsstack ciphers [STRING]")
-		fs.PrintDefaults()
+		fmt.Fprint(stderr, `usage: tlsstack ciphers [STRING]
+
+Lists the cipher suites an OpenSSL cipher string (as given to --ciphers)
+selects, in order, one per line: OpenSSL name, protocol version, IANA name.
+Only suites crypto/tls implements are listed. TLS 1.3 suite names are shown
+when named, though crypto/tls always enables all three. With no STRING it
+lists every supported suite, alphabetically, as Node's tls.getCiphers().
+Exit status 2 when the string is invalid or selects nothing.
+`)
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
