@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/youmark/pkcs8"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -137,10 +136,7 @@ func decodeKeyBlock(block *pem.Block, passphrase []byte) (crypto.Signer, error) 
 		if len(passphrase) == 0 {
 			return nil, errors.New("key is encrypted and no passphrase was given")
 		}
-		key, err = pkcs8.ParsePKCS8PrivateKey(der, passphrase)
-		if err != nil && err.Error() == "pkcs8: incorrect password" {
-			return nil, ErrWrongPassphrase
-		}
+		key, err = decryptPKCS8(der, passphrase)
 	default:
 		return nil, fmt.Errorf("unsupported PEM type %q, want a private key", block.Type)
 	}

@@ -26,7 +26,8 @@
 // Files, by concern:
 //
 //	context.go      ContextOptions, SecureContext
-//	certload.go     PEM certificates and keys, encrypted keys, PKCS#12, CRLs
+//	certload.go     PEM certificates and keys, PKCS#12, CRLs
+//	encryptedkey.go encrypted PKCS#8 keys (PBES2, PKCS#12 PBE)
 //	selfsigned.go   SelfSigned
 //	ciphers.go      the suite table, names, GetCiphers
 //	cipherstring.go ParseCipherList (OpenSSL cipher strings)
