@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"software.sslmate.com/src/go-pkcs12"
 )
@@ -40,6 +41,8 @@ func LoadPEMFile(path string) ([]byte, error) {
 
 // ParseCertificatesPEM decodes every CERTIFICATE block in data, in order.
 // what names the input in errors (for example "cert[1]" or a file name).
+// Private keys and EC parameters are skipped, so that one file holding a
+// certificate and its key can be given as both cert and key, as Node allows.
 // Blocks of any other type, undecodable certificates and input without a
 // single certificate are errors.
 func ParseCertificatesPEM(data []byte, what string) ([]*x509.Certificate, error) {
@@ -51,8 +54,10 @@ func ParseCertificatesPEM(data []byte, what string) ([]*x509.Certificate, error)
 		if block == nil {
 			break
 		}
-		switch block.Type {
-		case "CERTIFICATE", "TRUSTED CERTIFICATE":
+		switch {
+		case block.Type == "CERTIFICATE", block.Type == "TRUSTED CERTIFICATE":
+		case isKeyBlock(block.Type), block.Type == "EC PARAMETERS":
+			continue
 		default:
 			return nil, fmt.Errorf("tlslayer: %s: PEM block %d is %q, "+
 				"want CERTIFICATE", what, n, block.Type)
@@ -73,36 +78,57 @@ func ParseCertificatesPEM(data []byte, what string) ([]*x509.Certificate, error)
 	return certs, nil
 }
 
-// ParsePrivateKeyPEM decodes the first private key in data: PKCS#1
+// ParsePrivateKeyPEM decodes the private key in data: PKCS#1
 // ("RSA PRIVATE KEY"), SEC 1 ("EC PRIVATE KEY"), PKCS#8 ("PRIVATE KEY"),
 // encrypted PKCS#8 ("ENCRYPTED PRIVATE KEY") and legacy OpenSSL PEM
-// encryption (Proc-Type: 4,ENCRYPTED). passphrase decrypts encrypted keys;
-// what names the input in errors. A wrong passphrase wraps
-// ErrWrongPassphrase.
+// encryption (Proc-Type: 4,ENCRYPTED). Certificates and EC parameters are
+// skipped, so a file holding a certificate and its key can be given as both
+// cert and key; input with no key or several keys is an error. passphrase
+// decrypts encrypted keys; what names the input in errors. A wrong
+// passphrase wraps ErrWrongPassphrase.
 func ParsePrivateKeyPEM(data []byte, passphrase []byte, what string) (crypto.Signer, error) {
+	var key *pem.Block
+	keyN, blocks := 0, 0
 	rest := data
 	for n := 1; ; n++ {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
-			if n == 1 {
-				return nil, fmt.Errorf("tlslayer: %s: no PEM block found", what)
-			}
-			return nil, fmt.Errorf("tlslayer: %s: no PEM private key block found", what)
+			break
 		}
+		blocks++
 		switch block.Type {
-		case "EC PARAMETERS":
-			continue
-		case "CERTIFICATE":
+		case "EC PARAMETERS", "CERTIFICATE", "TRUSTED CERTIFICATE":
 			continue
 		}
-		k, err := decodeKeyBlock(block, passphrase)
-		if err != nil {
-			return nil, fmt.Errorf("tlslayer: %s: PEM block %d (%s): %w",
-				what, n, block.Type, err)
+		if !isKeyBlock(block.Type) {
+			return nil, fmt.Errorf("tlslayer: %s: PEM block %d is %q, want a private key",
+				what, n, block.Type)
 		}
-		return k, nil
+		if key != nil {
+			return nil, fmt.Errorf("tlslayer: %s: PEM blocks %d (%s) and %d (%s) are "+
+				"both keys; give one key per entry", what, keyN, key.Type, n, block.Type)
+		}
+		key, keyN = block, n
 	}
+	if blocks == 0 {
+		return nil, fmt.Errorf("tlslayer: %s: no PEM block found", what)
+	}
+	if key == nil {
+		return nil, fmt.Errorf("tlslayer: %s: no PEM private key block found", what)
+	}
+
+	k, err := decodeKeyBlock(key, passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("tlslayer: %s: PEM block %d (%s): %w",
+			what, keyN, key.Type, err)
+	}
+	return k, nil
+}
+
+// isKeyBlock reports whether a PEM block type names a private key.
+func isKeyBlock(typ string) bool {
+	return strings.HasSuffix(typ, "PRIVATE KEY")
 }
 
 func decodeKeyBlock(block *pem.Block, passphrase []byte) (crypto.Signer, error) {

@@ -1,6 +1,7 @@
 package tlslayer
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
@@ -26,6 +27,55 @@ func TestContextMatchesKeysToChainsInAnyOrder(t *testing.T) {
 	}
 }
 
+func TestContextCombinedCertAndKeyPEM(t *testing.T) {
+	p := newTestPKI(t)
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	keyFirst := join(p.ecKey, p.ecCert)
+	keyLast := join(p.rsaCert, p.rsaKey)
+
+	t.Run("accepted as cert and key", func(t *testing.T) {
+		sc, err := NewSecureContext(ContextOptions{
+			Cert: [][]byte{keyFirst, keyLast}, Key: [][]byte{keyLast, keyFirst}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(sc.Certificates()); n != 2 {
+			t.Fatalf("%d certificates, want 2", n)
+		}
+		for _, c := range sc.Certificates() {
+			if len(c.Certificate) != 1 {
+				t.Errorf("chain of %d certificates, want 1", len(c.Certificate))
+			}
+		}
+	})
+
+	tests := []struct {
+		name string
+		opts ContextOptions
+		want string
+	}{
+		{"two keys in one key entry", ContextOptions{Cert: [][]byte{p.ecCert},
+			Key: [][]byte{join(p.ecCert, p.ecKey, p.rsaKey)}},
+			`key[0]: PEM blocks 2 (PRIVATE KEY) and 3 (PRIVATE KEY) are both keys`},
+		{"no key in combined key entry", ContextOptions{Cert: [][]byte{keyFirst},
+			Key: [][]byte{join(p.ecCert, p.rsaCert)}}, "key[0]: no PEM private key"},
+		{"no cert in cert entry", ContextOptions{Cert: [][]byte{join(p.ecKey, p.rsaKey)},
+			Key: [][]byte{p.ecKey}}, "cert[0]: no PEM CERTIFICATE block found"},
+		{"CRL in key entry", ContextOptions{Cert: [][]byte{p.ecCert},
+			Key: [][]byte{join(p.ecKey, []byte("-----BEGIN X509 CRL-----\nAAAA\n"+
+				"-----END X509 CRL-----\n"))}},
+			`key[0]: PEM block 2 is "X509 CRL", want a private key`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewSecureContext(tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestContextRejectsBadCertificatesAndKeys(t *testing.T) {
 	p := newTestPKI(t)
 	other := newTestPKI(t)
@@ -44,7 +94,7 @@ func TestContextRejectsBadCertificatesAndKeys(t *testing.T) {
 		{"not PEM", ContextOptions{Cert: [][]byte{[]byte("hello")}, Key: [][]byte{p.ecKey}},
 			"cert[0]: no PEM", nil},
 		{"key in cert", ContextOptions{Cert: [][]byte{p.ecKey}, Key: [][]byte{p.ecKey}},
-			`cert[0]: PEM block 1 is "PRIVATE KEY"`, nil},
+			"cert[0]: no PEM CERTIFICATE block found", nil},
 		{"cert in key", ContextOptions{Cert: [][]byte{p.ecCert}, Key: [][]byte{p.ecCert}},
 			"key[0]: no PEM private key", nil},
 		{"corrupt cert", ContextOptions{
