@@ -52,8 +52,10 @@ const writeQueueLen = 4096
 // header included: the kernel accepts up to 64 KiB.
 const gsoMaxSize = 1 << 16
 
-// maxPacket is the largest packet one read can return: a 64 KiB
-// super-packet. With gVisor's chunk pool it is one pooled chunk.
+// maxPacket is the size of the buffer a queue reads into, one pooled
+// chunk of gVisor's. The kernel's super-packets stay within 64 KiB, but an
+// IPv6 packet may be 40 bytes longer; the rare longer packet continues in
+// a small tail buffer and is copied.
 const maxPacket = buffer.MaxChunkSize
 
 // copyBelow is the size under which a received packet is copied out of the
@@ -384,7 +386,8 @@ type queue struct {
 
 	// Owned by the reader goroutine.
 	hdr     [virtioNetHdrLen]byte
-	iovs    [2]unix.Iovec
+	iovs    [3]unix.Iovec // header, view, tail
+	tail    [512]byte     // what does not fit the view: see maxPacket
 	view    *buffer.View
 	n       int
 	errno   syscall.Errno
@@ -434,6 +437,8 @@ func (q *queue) readLoop(d stack.NetworkDispatcher) {
 	}
 	q.iovs[0].Base = &q.hdr[0]
 	q.iovs[0].SetLen(virtioNetHdrLen)
+	q.iovs[2].Base = &q.tail[0]
+	q.iovs[2].SetLen(len(q.tail))
 	defer func() {
 		if q.view != nil {
 			q.view.Release()
@@ -467,18 +472,26 @@ func (q *queue) readLoop(d stack.NetworkDispatcher) {
 		if e.virtio {
 			n -= virtioNetHdrLen
 		}
-		if n <= 0 || n >= len(buf) {
+		if n <= 0 || n >= len(buf)+len(q.tail) {
 			e.stats.RxDropped.Add(1) // empty, or truncated
 			continue
 		}
 		e.stats.RxPackets.Add(1)
 		e.stats.RxBytes.Add(uint64(n))
-		q.deliver(d, buf[:n])
+		if n <= len(buf) {
+			q.deliver(d, buf[:n], true)
+			continue
+		}
+		whole := make([]byte, n)
+		copy(whole, buf)
+		copy(whole[len(buf):], q.tail[:n-len(buf)])
+		q.deliver(d, whole, false)
 	}
 }
 
-// deliver hands one packet, held in buf (q.view), to the stack.
-func (q *queue) deliver(d stack.NetworkDispatcher, pkt []byte) {
+// deliver hands one packet to the stack; inView says it is held in
+// q.view, which deliver may then pass on rather than copy.
+func (q *queue) deliver(d stack.NetworkDispatcher, pkt []byte, inView bool) {
 	e := q.e
 	proto, ok := ipVersion(pkt)
 	if !ok {
@@ -505,7 +518,7 @@ func (q *queue) deliver(d stack.NetworkDispatcher, pkt []byte) {
 	}
 
 	var v *buffer.View
-	if len(pkt) < copyBelow {
+	if len(pkt) < copyBelow || !inView {
 		v = buffer.NewViewWithData(pkt)
 	} else {
 		v = q.view
