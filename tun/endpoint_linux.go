@@ -517,15 +517,23 @@ func (q *queue) deliver(d stack.NetworkDispatcher, pkt []byte, inView bool) {
 		}
 	}
 
-	var v *buffer.View
+	var payload buffer.Buffer
 	if len(pkt) < copyBelow || !inView {
-		v = buffer.NewViewWithData(pkt)
+		payload = buffer.MakeWithView(buffer.NewViewWithData(pkt))
 	} else {
-		v = q.view
-		v.CapLength(len(pkt))
+		// Keep the large read buffer for the payload, but give the
+		// headers a small view of their own: gVisor copies a whole
+		// shared chunk when it pulls a header out of it, and its IP
+		// layer shares the header's chunk before it does that.
+		hl := headersLen(pkt)
+		payload = buffer.MakeWithView(buffer.NewViewWithData(pkt[:hl]))
+		v := q.view
 		q.view = nil
+		v.CapLength(len(pkt))
+		v.TrimFront(hl)
+		payload.Append(v)
 	}
-	p := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
+	p := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: payload})
 	d.DeliverNetworkPacket(proto, p)
 	p.DecRef()
 }
@@ -545,6 +553,22 @@ func (q *queue) deliverSplit(d stack.NetworkDispatcher, proto tcpip.NetworkProto
 	if err != nil {
 		q.e.stats.RxDropped.Add(1)
 	}
+}
+
+// headersLen returns the length of pkt's IP and TCP headers, or of its IP
+// header when it carries something else; never all of pkt.
+func headersLen(pkt []byte) int {
+	n, proto := header.IPv4MinimumSize, uint8(0)
+	switch pkt[0] >> 4 {
+	case 4:
+		n, proto = int(pkt[0]&0xf)*4, pkt[9]
+	case 6:
+		n, proto = header.IPv6MinimumSize, pkt[6]
+	}
+	if proto == uint8(header.TCPProtocolNumber) && n+header.TCPMinimumSize <= len(pkt) {
+		n += int(pkt[n+12]>>4) * 4
+	}
+	return max(min(n, len(pkt)-1), 1)
 }
 
 // ipVersion returns the network protocol of a raw IP packet.
