@@ -92,8 +92,10 @@ type ContextOptions struct {
 	// MaxVersion is the highest protocol version allowed. Default: the
 	// process default, TLSv1.3.
 	MaxVersion string
-	// SecureProtocol is an OpenSSL method name: "TLS_method" (and its
-	// SSLv23_ and _client/_server variants) allows TLSv1 to TLSv1.3;
+	// SecureProtocol is an OpenSSL method name. As in Node 20:
+	// "TLS_method" (and _client/_server) allows TLSv1 to TLSv1.3, whatever
+	// the process defaults; "SSLv23_method" (and _client/_server) allows
+	// the process default minimum (TLSv1.2) to TLSv1.2, never TLSv1.3;
 	// "TLSv1_method", "TLSv1_1_method", "TLSv1_2_method" pin one version.
 	// SSLv2/SSLv3 methods are errors. It cannot be combined with
 	// MinVersion or MaxVersion.
@@ -261,9 +263,9 @@ var methodVersions = map[string][2]uint16{
 	"TLS_method":            {tls.VersionTLS10, tls.VersionTLS13},
 	"TLS_client_method":     {tls.VersionTLS10, tls.VersionTLS13},
 	"TLS_server_method":     {tls.VersionTLS10, tls.VersionTLS13},
-	"SSLv23_method":         {tls.VersionTLS10, tls.VersionTLS13},
-	"SSLv23_client_method":  {tls.VersionTLS10, tls.VersionTLS13},
-	"SSLv23_server_method":  {tls.VersionTLS10, tls.VersionTLS13},
+	"SSLv23_method":         {0, tls.VersionTLS12},
+	"SSLv23_client_method":  {0, tls.VersionTLS12},
+	"SSLv23_server_method":  {0, tls.VersionTLS12},
 	"TLSv1_method":          {tls.VersionTLS10, tls.VersionTLS10},
 	"TLSv1_client_method":   {tls.VersionTLS10, tls.VersionTLS10},
 	"TLSv1_server_method":   {tls.VersionTLS10, tls.VersionTLS10},
@@ -276,10 +278,23 @@ var methodVersions = map[string][2]uint16{
 }
 
 // ParseSecureProtocol maps an OpenSSL method name (Node's secureProtocol)
-// to the range of versions it allows.
+// to the range of versions it allows. The SSLv23 methods start at the
+// process default minimum and stop at TLSv1.2, as Node 20 has them; when
+// that minimum is TLSv1.3 they allow nothing and are an error.
 func ParseSecureProtocol(method string) (lo, hi uint16, err error) {
 	if v, ok := methodVersions[method]; ok {
-		return v[0], v[1], nil
+		lo, hi = v[0], v[1]
+		if lo == 0 { // Node keeps DEFAULT_MIN_VERSION for these.
+			minName := Defaults().MinVersion
+			if lo, err = ParseVersion(minName); err != nil {
+				return 0, 0, err
+			}
+			if lo > hi {
+				return 0, 0, fmt.Errorf("tlslayer: secureProtocol %q allows at most "+
+					"TLSv1.2, below the default minVersion %s", method, minName)
+			}
+		}
+		return lo, hi, nil
 	}
 	switch method {
 	case "SSLv2_method", "SSLv2_client_method", "SSLv2_server_method",

@@ -314,6 +314,12 @@ func TestContextProtocolOptions(t *testing.T) {
 			tls.VersionTLS10, tls.VersionTLS12, ""},
 		{"TLS_method", ContextOptions{SecureProtocol: "TLS_method"},
 			tls.VersionTLS10, tls.VersionTLS13, ""},
+		{"SSLv23_method stops at TLSv1.2", ContextOptions{SecureProtocol: "SSLv23_method"},
+			tls.VersionTLS12, tls.VersionTLS12, ""},
+		{"SSLv23_server_method", ContextOptions{SecureProtocol: "SSLv23_server_method"},
+			tls.VersionTLS12, tls.VersionTLS12, ""},
+		{"SSLv23_client_method", ContextOptions{SecureProtocol: "SSLv23_client_method"},
+			tls.VersionTLS12, tls.VersionTLS12, ""},
 		{"TLSv1_2_method", ContextOptions{SecureProtocol: "TLSv1_2_method"},
 			tls.VersionTLS12, tls.VersionTLS12, ""},
 		{"TLSv1_1_client_method", ContextOptions{SecureProtocol: "TLSv1_1_client_method"},
@@ -459,6 +465,44 @@ func TestSetDefaults(t *testing.T) {
 		{ECDHCurve: "X448"}} {
 		if err := SetDefaults(bad); err == nil {
 			t.Errorf("SetDefaults(%+v) accepted", bad)
+		}
+	}
+}
+
+// TestSecureProtocolMethodsFollowNode checks the version ranges Node 20
+// gives the generic methods: SSLv23 follows DEFAULT_MIN_VERSION and stops at
+// TLS 1.2, TLS_method always spans TLSv1 to TLSv1.3.
+func TestSecureProtocolMethodsFollowNode(t *testing.T) {
+	defer func() {
+		if err := SetDefaults(ProcessDefaults{}); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	tests := []struct {
+		defaultMin, method string
+		lo, hi             uint16
+		err                string
+	}{
+		{"TLSv1", "SSLv23_method", tls.VersionTLS10, tls.VersionTLS12, ""},
+		{"TLSv1.3", "SSLv23_method", 0, 0, "allows at most TLSv1.2"},
+		{"TLSv1.3", "TLS_method", tls.VersionTLS10, tls.VersionTLS13, ""},
+	}
+	for _, tt := range tests {
+		if err := SetDefaults(ProcessDefaults{MinVersion: tt.defaultMin}); err != nil {
+			t.Fatal(err)
+		}
+		sc, err := NewSecureContext(ContextOptions{SecureProtocol: tt.method})
+		switch {
+		case tt.err != "":
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%s with default min %s: err = %v, want %q",
+					tt.method, tt.defaultMin, err, tt.err)
+			}
+		case err != nil:
+			t.Errorf("%s with default min %s: %v", tt.method, tt.defaultMin, err)
+		case sc.MinVersion() != tt.lo || sc.MaxVersion() != tt.hi:
+			t.Errorf("%s with default min %s: %x..%x, want %x..%x", tt.method,
+				tt.defaultMin, sc.MinVersion(), sc.MaxVersion(), tt.lo, tt.hi)
 		}
 	}
 }

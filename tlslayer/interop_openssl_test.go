@@ -390,3 +390,18 @@ func TestInteropOpenSSLSessionMovesBetweenServers(t *testing.T) {
 		}
 	}
 }
+
+// TestInteropOpenSSLClientSSLv23MethodIsTLS12Only matches Node 20, whose
+// SSLv23_method servers refuse `openssl s_client -tls1_3`.
+func TestInteropOpenSSLClientSSLv23MethodIsTLS12Only(t *testing.T) {
+	p := newTestPKI(t)
+	_, addr := greetServer(t, ServerOptions{Context: p.context(t, func(o *ContextOptions) {
+		o.SecureProtocol = "SSLv23_method"
+	})})
+	if out := sClient(t, addr, "-tls1_3"); strings.Contains(out, "New, TLSv1.3") {
+		t.Errorf("TLS 1.3 negotiated with SSLv23_method:\n%s", out)
+	}
+	if out := sClient(t, addr, "-tls1_2"); !strings.Contains(out, "New, TLSv1.2") {
+		t.Errorf("TLS 1.2 refused with SSLv23_method:\n%s", out)
+	}
+}
