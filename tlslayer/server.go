@@ -62,10 +62,12 @@ type ServerOptions struct {
 	// It cannot be combined with ALPNProtocols.
 	ALPNCallback func(serverName string, clientProtocols []string) string
 
-	// SNICallback chooses the context for a client's SNI name (lowercase,
-	// without a trailing dot; "" when the client sent none). Returning a
-	// nil context selects the default; an error fails the handshake. When
-	// set, AddContext entries are not consulted, as in Node.
+	// SNICallback chooses the context for a client's SNI name (lowercase;
+	// "" when the client sent none). Returning a nil context selects the
+	// default; an error fails the handshake. When set, AddContext entries
+	// are not consulted, as in Node. Unlike Node, a name with a trailing
+	// dot never arrives: crypto/tls refuses such a ClientHello with
+	// "error decoding message" before any callback runs.
 	SNICallback func(serverName string) (*SecureContext, error)
 
 	// RequestCert asks clients for a certificate. Default: false.
@@ -245,7 +247,8 @@ func (s *Server) Context() *SecureContext {
 // server.addContext(). hostname is an exact name or a pattern in which
 // each '*' stands for any run of characters within one label
 // ("*.example.com", "*"). As in Node, the most recently added match wins.
-// Unlike Node, names are compared without case and without a trailing dot.
+// Unlike Node, names are compared without case; a trailing dot in hostname
+// is ignored (clients cannot send one: crypto/tls refuses it).
 func (s *Server) AddContext(hostname string, ctx *SecureContext) error {
 	if ctx == nil {
 		return fmt.Errorf("tlslayer: addContext %q: nil context", hostname)

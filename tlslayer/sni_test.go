@@ -3,7 +3,10 @@ package tlslayer
 import (
 	"crypto/tls"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestServerSNIContexts(t *testing.T) {
@@ -145,5 +148,41 @@ func TestServerSetSecureContextReloads(t *testing.T) {
 	echo(t, old) // the old connection is not dropped
 	if err := ts.srv.SetSecureContext(nil); err == nil {
 		t.Error("nil context accepted")
+	}
+}
+
+// TestInteropOpenSSLTrailingDotSNIIsRefused records a limit of crypto/tls:
+// its server rejects a ClientHello whose server_name ends in "." (RFC 6066
+// forbids it), so such clients cannot connect at all, where Node accepts
+// them and reports "other.test.". SNICallback never sees the name.
+func TestInteropOpenSSLTrailingDotSNIIsRefused(t *testing.T) {
+	p := newTestPKI(t)
+	var mu sync.Mutex
+	var seen []string
+	ts := startServer(t, ServerOptions{Context: p.context(t, nil),
+		SNICallback: func(name string) (*SecureContext, error) {
+			mu.Lock()
+			seen = append(seen, name)
+			mu.Unlock()
+			return nil, nil
+		}})
+
+	out := sClient(t, ts.addr, "-servername", "other.test.")
+	if strings.Contains(out, "New, TLSv1") {
+		t.Fatalf("trailing-dot SNI was accepted; update README.md:\n%s", out)
+	}
+	err := ts.waitClientError(t, 5*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "error decoding message") {
+		t.Errorf("client error = %v, want crypto/tls's decoding error", err)
+	}
+
+	out = sClient(t, ts.addr, "-servername", "other.test", "-no_ign_eof")
+	if !strings.Contains(out, "New, TLSv1") {
+		t.Errorf("SNI without the dot refused:\n%s", out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || seen[0] != "other.test" {
+		t.Errorf("SNICallback saw %q, want only other.test", seen)
 	}
 }
