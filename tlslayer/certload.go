@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -268,6 +269,9 @@ func checkChainOrder(chain []*x509.Certificate, what string) error {
 // its key. The CA certificates in the bundle are ordered from the leaf's
 // issuer upwards. A wrong passphrase wraps ErrWrongPassphrase.
 func ParsePKCS12(data []byte, passphrase, what string) (tls.Certificate, error) {
+	if err := checkPFXShape(data); err != nil {
+		return tls.Certificate{}, fmt.Errorf("tlslayer: %s: not a PKCS#12 file (%v)", what, err)
+	}
 	key, leaf, cas, err := pkcs12.DecodeChain(data, passphrase)
 	if err != nil {
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
@@ -304,6 +308,37 @@ func ParsePKCS12(data []byte, passphrase, what string) (tls.Certificate, error) 
 		c.Certificate = append(c.Certificate, x.Raw)
 	}
 	return c, nil
+}
+
+// checkPFXShape checks the outer PFX structure of RFC 7292 (version 3,
+// authSafe, optional macData) so that other input gets a short cause rather
+// than the decoder's ASN.1 internals.
+func checkPFXShape(data []byte) error {
+	switch {
+	case len(bytes.TrimSpace(data)) == 0:
+		return errors.New("empty")
+	case bytes.Contains(data, []byte("-----BEGIN ")):
+		return errors.New("PEM text; PKCS#12 is binary DER")
+	}
+	var raw asn1.RawValue
+	if _, err := asn1.Unmarshal(data, &raw); err != nil {
+		return errors.New("not DER-encoded ASN.1")
+	}
+	var pfx struct {
+		Version  int
+		AuthSafe asn1.RawValue
+		MacData  asn1.RawValue `asn1:"optional"`
+	}
+	rest, err := asn1.Unmarshal(data, &pfx)
+	switch {
+	case err != nil:
+		return errors.New("DER, but not a PFX structure")
+	case len(rest) != 0:
+		return fmt.Errorf("%d bytes after the PFX structure", len(rest))
+	case pfx.Version != 3:
+		return fmt.Errorf("PFX version %d, want 3", pfx.Version)
+	}
+	return nil
 }
 
 // ParseCRLsPEM decodes every "X509 CRL" block in data.

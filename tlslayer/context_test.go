@@ -278,6 +278,33 @@ func TestContextPKCS12(t *testing.T) {
 	cl.Close()
 }
 
+func TestContextPFXThatIsNotPKCS12(t *testing.T) {
+	p := newTestPKI(t)
+	block, _ := pem.Decode(p.ecCert)
+	tests := []struct {
+		name  string
+		data  []byte
+		cause string
+	}{
+		{"text", []byte("not a pfx"), "not DER-encoded ASN.1"},
+		{"empty", nil, "empty"},
+		{"PEM certificate", p.ecCert, "PEM text"},
+		{"DER certificate", block.Bytes, "DER, but not a PFX structure"},
+		{"trailing bytes", append(append([]byte{}, block.Bytes...), 0),
+			"DER, but not a PFX structure"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewSecureContext(ContextOptions{PFX: []PFX{{Data: tt.data}}})
+			want := "tlslayer: pfx[0]: not a PKCS#12 file (" + tt.cause
+			if err == nil || !strings.HasPrefix(err.Error(), want) ||
+				strings.Contains(err.Error(), "asn1:") {
+				t.Errorf("err = %v, want %q…", err, want)
+			}
+		})
+	}
+}
+
 func TestContextChainOrderAndCRLInput(t *testing.T) {
 	root := newTestCA(t, "order root")
 	inter := root.intermediate(t, "order intermediate")
