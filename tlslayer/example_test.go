@@ -1,9 +1,11 @@
 package tlslayer_test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
+	"sync"
 
 	"github.com/tlsstack/tlsstack/tlslayer"
 )
@@ -62,4 +64,42 @@ func ExampleNewServer() {
 	// Output:
 	// TLSv1.3 http/1.1
 	// true
+}
+
+// sessionStore is an external session store for ServerOptions.OnNewSession
+// and OnResumeSession (Node's 'newSession' and 'resumeSession' events).
+type sessionStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+// Put has the type of ServerOptions.OnNewSession.
+func (s *sessionStore) Put(id, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[string(id)] = bytes.Clone(data)
+	return nil
+}
+
+// Get has the type of ServerOptions.OnResumeSession: nil data is a miss.
+func (s *sessionStore) Get(id []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[string(id)], nil
+}
+
+func ExampleServerOptions_sessionStore() {
+	certPEM, keyPEM, err := tlslayer.SelfSigned([]string{"localhost"})
+	if err != nil {
+		panic(err)
+	}
+	store := &sessionStore{m: map[string][]byte{}}
+	srv, err := tlslayer.NewServer(tlslayer.ServerOptions{
+		ContextOptions: tlslayer.ContextOptions{Cert: [][]byte{certPEM}, Key: [][]byte{keyPEM}},
+		OnNewSession:   store.Put, OnResumeSession: store.Get,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
 }
