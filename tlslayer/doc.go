@@ -37,6 +37,7 @@
 //	defaults.go     process-wide defaults
 //	server.go       Server, listeners, SNI, per-connection configuration
 //	conn.go         Conn and its getters
+//	httplistener.go HTTPListener, for net/http and HTTP/2
 //	client.go       Connect, ClientOptions
 //	verify.go       chain verification with Node's codes, CheckServerIdentity
 //	peercert.go     PeerCertificate, Node's certificate shape

@@ -226,17 +226,6 @@ func TestInteropClientAgainstNodeServer(t *testing.T) {
 	}
 }
 
-// tlsConnListener hands net/http the *tls.Conn it needs for HTTP/2.
-type tlsConnListener struct{ net.Listener }
-
-func (l tlsConnListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return c.(*Conn).TLS(), nil
-}
-
 func TestInteropCurl(t *testing.T) {
 	curl := needTool(t, "curl")
 	p := newTestPKI(t)
@@ -255,7 +244,7 @@ func TestInteropCurl(t *testing.T) {
 	hs.Protocols = new(http.Protocols)
 	hs.Protocols.SetHTTP1(true)
 	hs.Protocols.SetHTTP2(true)
-	go func() { _ = hs.Serve(tlsConnListener{srv.Listen(inner)}) }()
+	go func() { _ = hs.Serve(HTTPListener(srv.Listen(inner))) }()
 	defer hs.Close()
 	port := portOf(t, inner.Addr().String())
 	f := writeFiles(t, map[string][]byte{"ca.pem": p.ca.pem})
