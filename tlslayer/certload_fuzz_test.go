@@ -1,8 +1,11 @@
 package tlslayer
 
 import (
+	"encoding/pem"
 	"strings"
 	"testing"
+
+	"github.com/youmark/pkcs8"
 )
 
 func loaderSeeds(f *testing.F) {
@@ -17,6 +20,18 @@ func loaderSeeds(f *testing.F) {
 		[]byte("garbage"), nil} {
 		f.Add(s)
 	}
+
+	// An encrypted PKCS#8 key under the passphrase the fuzz targets use,
+	// so that mutations reach the PBES2 decoder.
+	k, err := ParsePrivateKeyPEM(p.ecKey, nil, "seed")
+	if err != nil {
+		f.Fatal(err)
+	}
+	der, err := pkcs8.MarshalPrivateKey(k, []byte("pass"), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der}))
 }
 
 func FuzzParseCertificatesPEM(f *testing.F) {

@@ -239,8 +239,10 @@ func pbes2Key(kdf pkix.AlgorithmIdentifier, passphrase []byte, keyLen int) ([]by
 			return nil, fmt.Errorf("scrypt key length %d does not fit the cipher (%d)",
 				p.KeyLength, keyLen)
 		}
-		// scrypt needs 128*N*r bytes; refuse more than 1 GiB as OpenSSL does.
-		if p.N < 2 || p.BlockSize < 1 || p.Parallelism < 1 ||
+		// scrypt needs 128*N*r bytes and time in N*r*p: bound both so that
+		// a hostile file cannot take 1 GiB or minutes (openssl writes
+		// N=16384, r=8, p=1).
+		if p.N < 2 || p.BlockSize < 1 || p.Parallelism < 1 || p.Parallelism > 64 ||
 			int64(p.N)*int64(p.BlockSize) > 1<<23 {
 			return nil, fmt.Errorf("scrypt parameters N=%d r=%d p=%d out of range",
 				p.N, p.BlockSize, p.Parallelism)
