@@ -44,6 +44,8 @@ type harness struct {
 	res     *results
 	out     io.Writer // progress
 	started time.Time
+	// interrupted is set when a signal cut the run short.
+	interrupted bool
 }
 
 func harnessMain(ctx context.Context, args []string) error {
@@ -150,7 +152,8 @@ func harnessMain(ctx context.Context, args []string) error {
 		h.stop(s)
 	}
 	if ctx.Err() != nil {
-		h.logf("interrupted: writing what was measured")
+		h.interrupted = true
+		h.logf("interrupted: writing what was measured (not to RESULTS.md)")
 	}
 	return h.report()
 }

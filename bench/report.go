@@ -117,7 +117,7 @@ func (h *harness) report() error {
 	fmt.Fprint(h.out, md)
 	fmt.Fprintf(h.out, "\nwrote %s, latest.md and latest.png\n", jsonPath)
 
-	if h.cfg.results || rep.Complete {
+	if (h.cfg.results && !h.interrupted) || rep.Complete {
 		if err := h.writeResultsMD(rep, systems, md, pngPath); err != nil {
 			return err
 		}
@@ -126,9 +126,9 @@ func (h *harness) report() error {
 }
 
 // isComplete reports whether this was a full run of every default system
-// and scenario.
+// and scenario, to its end.
 func (h *harness) isComplete() bool {
-	if h.cfg.mode != "full" || len(h.tests) != len(allTests()) {
+	if h.interrupted || h.cfg.mode != "full" || len(h.tests) != len(allTests()) {
 		return false
 	}
 	for _, s := range defaultSystems {
