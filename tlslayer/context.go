@@ -280,7 +280,8 @@ var methodVersions = map[string][2]uint16{
 // ParseSecureProtocol maps an OpenSSL method name (Node's secureProtocol)
 // to the range of versions it allows. The SSLv23 methods start at the
 // process default minimum and stop at TLSv1.2, as Node 20 has them; when
-// that minimum is TLSv1.3 they allow nothing and are an error.
+// that minimum is TLSv1.3 they allow nothing and are an error here, where
+// Node builds the context and then refuses every handshake.
 func ParseSecureProtocol(method string) (lo, hi uint16, err error) {
 	if v, ok := methodVersions[method]; ok {
 		lo, hi = v[0], v[1]
