@@ -69,7 +69,7 @@ func newHTTPResponder(c *serveConfig, log *slog.Logger) *httpResponder {
 }
 
 func (h *httpResponder) serve(l net.Listener) error {
-	err := h.srv.Serve(tlsConnListener{l})
+	err := h.srv.Serve(tlslayer.HTTPListener(l))
 	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, tlslayer.ErrServerClosed) {
 		return nil
 	}
@@ -82,21 +82,6 @@ func (h *httpResponder) shutdown(ctx context.Context) error {
 		h.srv.Close()
 	}
 	return err
-}
-
-// tlsConnListener hands net/http the *tls.Conn inside each connection:
-// net/http recognises only that type for r.TLS and for h2.
-type tlsConnListener struct{ net.Listener }
-
-func (l tlsConnListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	if tc, ok := c.(*tlslayer.Conn); ok {
-		return tc.TLS(), nil
-	}
-	return c, nil
 }
 
 func (h *httpResponder) index(w http.ResponseWriter, r *http.Request) {
