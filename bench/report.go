@@ -66,8 +66,8 @@ func (h *harness) setupNotes() []string {
 		fmt.Sprintf("idle: %d connections on a freshly started server; memory is the "+
 			"server's RSS growth divided by the connections opened", h.plan.idleConns),
 		"tlsstack runs with --log-level warn (nginx: access_log off); its http responder " +
-			"answers POST /upload with the body's SHA-256, so the upload rows include " +
-			"hashing that nginx and HAProxy (which discard the body) do not do",
+			"counts POST /upload bodies without hashing them (runs before 2026-12-03 " +
+			"10:10 UTC hashed them, which nginx and HAProxy do not)",
 	}
 }
 

@@ -140,7 +140,7 @@ func testBulk(t *testing.T, cli string, srv *server, m servingMode) {
 	sum := sha256.Sum256(data)
 	out := runIn(t, cli, "curl", "-sS", "-k", "--http2", "--max-time", "120",
 		"--data-binary", "@"+up, "-H", "Content-Type: application/octet-stream",
-		fmt.Sprintf("https://%s/upload", m.v6))
+		fmt.Sprintf("https://%s/upload?sha256=1", m.v6))
 	var res uploadResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("upload answer %q: %v", out, err)

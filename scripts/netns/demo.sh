@@ -115,7 +115,7 @@ step "upload $size_mib MiB over TLS (HTTP/1.1)"
 head -c "$bytes" /dev/urandom >"$work/up.bin"
 want=$(sha256sum "$work/up.bin" | cut -d' ' -f1)
 up_out=$(cli curl -sS -k --http1.1 --max-time 300 --data-binary @"$work/up.bin" \
-	-H 'Content-Type: application/octet-stream' -w '\n%{speed_upload}' https://198.19.0.1/upload)
+	-H 'Content-Type: application/octet-stream' -w '\n%{speed_upload}' 'https://198.19.0.1/upload?sha256=1')
 up_speed=$(tail -1 <<<"$up_out")
 recv=$(head -1 <<<"$up_out" | sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p')
 echo "client sent  sha256=$want"
