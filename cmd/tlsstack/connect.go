@@ -16,7 +16,6 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
-	"github.com/tlsstack/tlsstack/netstack"
 	"github.com/tlsstack/tlsstack/tlslayer"
 	"github.com/tlsstack/tlsstack/tun"
 )
@@ -380,19 +379,10 @@ func stackDialer(c *connectConfig) (func(context.Context, string, string) (net.C
 		}
 		prefixes = append(prefixes, p)
 	}
-	dev, err := tun.Create(tun.Config{Name: c.tunName, MTU: c.mtu, Prefixes: prefixes})
+	st, cleanup, err := openStack(stackConfig{name: c.tunName, mtu: c.mtu, addrs: prefixes,
+		offload: true}, nil)
 	if err != nil {
-		return nil, nil, tunError(c.tunName, err)
-	}
-	link, err := tun.NewLinkEndpoint(dev, tun.EndpointOptions{})
-	if err != nil {
-		dev.Close()
 		return nil, nil, err
 	}
-	st, err := netstack.New(link, netstack.Options{Addrs: prefixes})
-	if err != nil {
-		dev.Close()
-		return nil, nil, err
-	}
-	return st.DialContext, func() { st.Close(); dev.Close() }, nil
+	return st.DialContext, cleanup, nil
 }

@@ -19,10 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tlsstack/tlsstack/affinity"
 	"golang.org/x/crypto/ocsp"
 
-	"github.com/tlsstack/tlsstack/netstack"
 	"github.com/tlsstack/tlsstack/tlslayer"
 	"github.com/tlsstack/tlsstack/tun"
 )
@@ -442,18 +440,6 @@ func addSNIContext(srv *tlslayer.Server, spec string, base tlslayer.ContextOptio
 	return nil
 }
 
-// tunError classifies an error from tun.Create: conflicts with what the
-// host has, and bad values, are the user's to fix (exit status 2).
-func tunError(name string, err error) error {
-	for _, e := range []error{tun.ErrBadMTU, tun.ErrBadConfig, tun.ErrNameInUse, tun.ErrBusy,
-		tun.ErrRouteInUse} {
-		if errors.Is(err, e) {
-			return usagef("--tun %s: %v", name, err)
-		}
-	}
-	return err
-}
-
 // openListeners opens the TCP listeners: on a kernel socket with --kernel,
 // otherwise on a userspace stack behind a TUN device. cleanup closes the
 // stack and removes the device.
@@ -466,42 +452,10 @@ func openListeners(c *serveConfig, log *slog.Logger) ([]net.Listener, func(), er
 		return []net.Listener{l}, func() { l.Close() }, nil
 	}
 
-	dev, err := tun.Create(tun.Config{
-		Name:     c.tunName,
-		MTU:      c.mtu,
-		Prefixes: c.addrs,
-		Queues:   c.queues,
-
-		DisableOffload: !c.offload,
-	})
+	st, cleanup, err := openStack(stackConfig{name: c.tunName, mtu: c.mtu, queues: c.queues,
+		addrs: c.addrs, offload: c.offload}, log)
 	if err != nil {
-		return nil, nil, tunError(c.tunName, err)
-	}
-	link, err := tun.NewLinkEndpoint(dev, tun.EndpointOptions{
-		QueueThread: queuePinner(c.queues, log),
-	})
-	if err != nil {
-		dev.Close()
 		return nil, nil, err
-	}
-	st, err := netstack.New(link, netstack.Options{Addrs: c.addrs})
-	if err != nil {
-		dev.Close()
-		return nil, nil, err
-	}
-	cleanup := func() {
-		st.Close()
-		if err := dev.Close(); err != nil {
-			log.Warn("removing TUN device", "dev", dev.Name(), "err", err)
-		} else {
-			log.Info("TUN device closed", "dev", dev.Name(), "removed", dev.Created())
-		}
-	}
-	log.Info("TUN device up", "dev", dev.Name(), "mtu", dev.MTU(), "queues", len(dev.FDs()),
-		"created", dev.Created(), "offload", dev.Offload())
-	if err := dev.Offload().Err; err != nil {
-		log.Warn("TUN offload refused; packets cross the device at MTU size", "dev",
-			dev.Name(), "err", err)
 	}
 
 	var ls []net.Listener
@@ -517,30 +471,4 @@ func openListeners(c *serveConfig, log *slog.Logger) ([]net.Listener, func(), er
 		ls = append(ls, l)
 	}
 	return ls, cleanup, nil
-}
-
-// queuePinner returns, for more than one queue, the hook that pins each
-// queue's reader to a core of its own, one physical core per queue
-// first; nil for one queue, which the Go scheduler places best.
-func queuePinner(queues int, log *slog.Logger) func(int) {
-	if queues <= 1 {
-		return nil
-	}
-	topo, err := affinity.ReadTopology()
-	if err != nil {
-		log.Warn("not pinning TUN queues", "err", err)
-		return nil
-	}
-	allowed, err := affinity.Allowed()
-	if err != nil {
-		log.Warn("not pinning TUN queues", "err", err)
-		return nil
-	}
-	cpus := topo.Spread(queues, allowed)
-	log.Info("pinning TUN queue readers", "cpus", fmt.Sprint(cpus))
-	return func(q int) {
-		if err := affinity.PinThread(cpus[q]); err != nil {
-			log.Warn("pinning TUN queue reader", "queue", q, "err", err)
-		}
-	}
 }
