@@ -226,19 +226,23 @@ func encodeClientSession(cs *tls.ClientSessionState) ([]byte, []byte, error) {
 	return append(b, sb...), ticket, nil
 }
 
+// ErrBadSession is wrapped when ClientOptions.Session holds bytes that are
+// not a session saved from Conn.Session.
+var ErrBadSession = errors.New("not a session saved by Conn.Session")
+
 // decodeClientSession parses bytes from Conn.Session on a client.
 func decodeClientSession(b []byte) (*tls.ClientSessionState, error) {
 	if len(b) < 5 || b[0] != clientSessionV1 {
-		return nil, errors.New("tlslayer: session: not a session saved by Conn.Session")
+		return nil, fmt.Errorf("tlslayer: session: %w", ErrBadSession)
 	}
 	n := binary.BigEndian.Uint32(b[1:5])
 	if uint64(len(b)) < 5+uint64(n) {
-		return nil, errors.New("tlslayer: session: truncated")
+		return nil, fmt.Errorf("tlslayer: session: %w: truncated", ErrBadSession)
 	}
 	ticket := b[5 : 5+n]
 	state, err := tls.ParseSessionState(b[5+n:])
 	if err != nil {
-		return nil, fmt.Errorf("tlslayer: session: %w", err)
+		return nil, fmt.Errorf("tlslayer: session: %w: %v", ErrBadSession, err)
 	}
 	return tls.NewResumptionState(ticket, state)
 }

@@ -220,7 +220,7 @@ func connect(args []string, stdout, stderr io.Writer) error {
 		ocsp, ocspSeen = nil, false
 		conn, err := tlslayer.Connect(opts)
 		if err != nil {
-			if c.sessIn != "" && i == 0 && strings.Contains(err.Error(), "session") {
+			if c.sessIn != "" && i == 0 && errors.Is(err, tlslayer.ErrBadSession) {
 				return usagef("--sess-in %s: %v", c.sessIn, err)
 			}
 			return err // tlslayer's errors name the peer

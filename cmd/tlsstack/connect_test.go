@@ -140,3 +140,18 @@ func TestConnectThroughStack(t *testing.T) {
 		t.Error("connect --stack left tlsc0 behind")
 	}
 }
+
+// TestConnectRefusesForeignSession names --sess-in when its file holds
+// something other than a saved session.
+func TestConnectRefusesForeignSession(t *testing.T) {
+	dir := t.TempDir()
+	pki := writeTestPKI(t, dir)
+	srv := startServer(t, "", "--kernel", "127.0.0.1:0", "--cert", pki.cert, "--key", pki.key)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"connect", "--ca", pki.ca, "--servername", "server.test",
+		"--sess-in", pki.ca, srv.addr(t)}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--sess-in "+pki.ca) ||
+		!strings.Contains(stderr.String(), "not a session") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}

@@ -383,7 +383,7 @@ func newTLSServer(c *serveConfig, log *slog.Logger) (*tlslayer.Server, error) {
 
 	srv, err := tlslayer.NewServer(so)
 	if err != nil {
-		if c.ticketKeysFile != "" && strings.Contains(err.Error(), "icket") {
+		if errors.Is(err, tlslayer.ErrTicketKeysLength) {
 			return nil, usagef("--ticket-keys-file %s: %v", c.ticketKeysFile, err)
 		}
 		return nil, usageError{err}
