@@ -88,7 +88,7 @@ func (h *httpResponder) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "tlsstack: hello from %s over %s", r.Host, r.Proto)
 	if r.TLS != nil {
-		fmt.Fprintf(w, ", %s %s, ALPN %q, SNI %q", tlsVersionName(r.TLS.Version),
+		fmt.Fprintf(w, ", %s %s, ALPN %q, SNI %q", tlslayer.VersionName(r.TLS.Version),
 			tls.CipherSuiteName(r.TLS.CipherSuite), r.TLS.NegotiatedProtocol,
 			r.TLS.ServerName)
 	}
@@ -185,20 +185,6 @@ func writePattern(w io.Writer, n int64) (int64, error) {
 		}
 	}
 	return written, nil
-}
-
-func tlsVersionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS13:
-		return "TLSv1.3"
-	case tls.VersionTLS12:
-		return "TLSv1.2"
-	case tls.VersionTLS11:
-		return "TLSv1.1"
-	case tls.VersionTLS10:
-		return "TLSv1"
-	}
-	return "unknown"
 }
 
 // streamResponder runs a handler per connection and tracks the open ones
